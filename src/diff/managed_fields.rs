@@ -1,0 +1,268 @@
+//! `metadata.managedFields`: which field manager set which field.
+//!
+//! Each entry's `fieldsV1` is parsed once into a tree; lookups walk that tree beside the live
+//! object, because list items are named by their key values (`k:{"name":"web"}`), by value
+//! (`v:"x"`) or by index (`i:0`) rather than by position.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::path::{FieldPath, Seg};
+
+/// Who wrote a field: one managedFields entry, without its field set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    /// The field manager, e.g. `kubectl-edit`.
+    pub manager: String,
+    /// `Apply` or `Update`.
+    pub operation: String,
+    /// When the entry last changed; the API leaves it out for some subresource writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// The subresource written through, e.g. `scale`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subresource: Option<String>,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.manager)?;
+        if let Some(sub) = &self.subresource {
+            write!(f, " (/{sub})")?;
+        }
+        if let Some(t) = &self.time {
+            write!(f, ", {t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a child is named in a field set.
+#[derive(Debug, Clone)]
+enum Step {
+    Field(String),
+    Key(Map<String, Value>),
+    Value(Value),
+    Index(usize),
+}
+
+/// A node of a parsed field set.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    children: Vec<(Step, Node)>,
+    /// The entry has `.`: it owns the node itself but not necessarily what is under it.
+    dot: bool,
+}
+
+/// One entry: its actor and its parsed field set.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Who.
+    pub actor: Actor,
+    root: Node,
+}
+
+/// All managedFields entries of one live object.
+#[derive(Debug, Clone, Default)]
+pub struct ManagedFields {
+    /// The entries in the order the API lists them.
+    pub entries: Vec<Entry>,
+}
+
+impl ManagedFields {
+    /// Reads the entries of an object; malformed entries are passed over.
+    pub fn of(obj: &Value) -> Self {
+        let Some(list) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+            return Self::default();
+        };
+        let entries = list
+            .iter()
+            .filter_map(|e| {
+                let manager = e.get("manager")?.as_str()?.to_owned();
+                let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
+                Some(Entry {
+                    actor: Actor {
+                        manager,
+                        operation: s("operation").unwrap_or_default(),
+                        time: s("time"),
+                        subresource: s("subresource"),
+                    },
+                    root: parse_node(e.get("fieldsV1")?),
+                })
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// True when the object carried managedFields at all.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries that own the node at `path` of `live`, or an atomic ancestor of it.
+    pub fn owners<'a>(&'a self, live: &Value, path: &FieldPath) -> impl Iterator<Item = &'a Entry> {
+        let found: Vec<&Entry> = self.entries.iter().filter(|e| e.owns(live, path)).collect();
+        found.into_iter()
+    }
+
+    /// The entries that own the node at `path` or anything under it.
+    pub fn touching<'a>(&'a self, live: &Value, path: &FieldPath) -> Vec<&'a Entry> {
+        self.entries.iter().filter(|e| e.touches(live, path)).collect()
+    }
+}
+
+impl Entry {
+    /// True when this entry owns the node at `path`, or an ancestor recorded as a whole.
+    pub fn owns(&self, live: &Value, path: &FieldPath) -> bool {
+        matches!(self.walk(live, path), Walk::Found | Walk::AtomicAncestor)
+    }
+
+    /// True when this entry owns the node at `path` or something beneath it.
+    pub fn touches(&self, live: &Value, path: &FieldPath) -> bool {
+        !matches!(self.walk(live, path), Walk::Absent)
+    }
+
+    fn walk(&self, live: &Value, path: &FieldPath) -> Walk {
+        let mut node = &self.root;
+        let mut value = Some(live);
+        for (i, seg) in path.0.iter().enumerate() {
+            if i > 0 && node.children.is_empty() && !node.dot {
+                return Walk::AtomicAncestor;
+            }
+            let next = match seg {
+                Seg::Field(k) => {
+                    let child = node.children.iter().find(|(s, _)| matches!(s, Step::Field(f) if f == k));
+                    value = value.and_then(|v| v.get(k));
+                    child
+                }
+                Seg::Item { live: idx, .. } => {
+                    let item = idx.and_then(|i| value.and_then(|v| v.get(i)));
+                    let child = item.and_then(|item| {
+                        node.children.iter().find(|(s, _)| match s {
+                            Step::Key(m) => m.iter().all(|(k, v)| item.get(k).is_some_and(|iv| json_eq(iv, v))),
+                            Step::Value(v) => json_eq(item, v),
+                            Step::Index(j) => Some(*j) == *idx,
+                            Step::Field(_) => false,
+                        })
+                    });
+                    value = item;
+                    child
+                }
+            };
+            match next {
+                Some((_, n)) => node = n,
+                None => return Walk::Absent,
+            }
+        }
+        Walk::Found
+    }
+}
+
+enum Walk {
+    Found,
+    AtomicAncestor,
+    Absent,
+}
+
+/// Equality that treats `80` and `80.0` alike, as the API's key encoding does.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn parse_node(v: &Value) -> Node {
+    let Some(map) = v.as_object() else { return Node::default() };
+    let mut children = Vec::with_capacity(map.len());
+    let mut dot = false;
+    for (k, child) in map {
+        let step = if let Some(f) = k.strip_prefix("f:") {
+            Step::Field(f.to_owned())
+        } else if let Some(key) = k.strip_prefix("k:") {
+            match serde_json::from_str::<Map<String, Value>>(key) {
+                Ok(m) => Step::Key(m),
+                Err(_) => continue,
+            }
+        } else if let Some(val) = k.strip_prefix("v:") {
+            match serde_json::from_str::<Value>(val) {
+                Ok(v) => Step::Value(v),
+                Err(_) => continue,
+            }
+        } else if let Some(i) = k.strip_prefix("i:") {
+            match i.parse() {
+                Ok(i) => Step::Index(i),
+                Err(_) => continue,
+            }
+        } else {
+            dot |= k == ".";
+            continue;
+        };
+        children.push((step, parse_node(child)));
+    }
+    Node { children, dot }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn live() -> Value {
+        json!({
+            "metadata": {"managedFields": [
+                {"manager": "argocd-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:selector": {}, "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {".": {}, "f:name": {}, "f:ports": {"k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}}}}}}},
+                {"manager": "kubectl", "operation": "Update", "subresource": "scale", "fieldsV1": {"f:spec": {"f:replicas": {}}}},
+                {"manager": "kubectl-patch", "operation": "Update", "time": "t", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:env": {".": {}, "k:{\"name\":\"DEBUG\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}}
+            ]},
+            "spec": {"replicas": 5, "selector": {"matchLabels": {"app": "x"}}, "template": {"spec": {"containers": [
+                {"name": "web", "ports": [{"containerPort": 80, "protocol": "TCP"}], "env": [{"name": "DEBUG", "value": "1"}]}
+            ]}}}
+        })
+    }
+
+    fn container(p: FieldPath) -> FieldPath {
+        p.field("spec").field("template").field("spec").field("containers").item("name=web".into(), Some(0), Some(0))
+    }
+
+    fn managers(mf: &ManagedFields, live: &Value, p: &FieldPath) -> Vec<String> {
+        mf.owners(live, p).map(|e| e.actor.manager.clone()).collect()
+    }
+
+    #[test]
+    fn finds_owner_of_keyed_item_field() {
+        let l = live();
+        let mf = ManagedFields::of(&l);
+        let env_value = container(FieldPath::default()).field("env").item("name=DEBUG".into(), Some(0), None).field("value");
+        assert_eq!(managers(&mf, &l, &env_value), ["kubectl-patch"]);
+        let port = container(FieldPath::default()).field("ports").item("containerPort=80".into(), Some(0), Some(0)).field("containerPort");
+        assert_eq!(managers(&mf, &l, &port), ["argocd-controller"]);
+    }
+
+    #[test]
+    fn atomic_ancestor_owns_subtree() {
+        let l = live();
+        let mf = ManagedFields::of(&l);
+        let p = FieldPath::default().field("spec").field("selector").field("matchLabels").field("app");
+        assert_eq!(managers(&mf, &l, &p), ["argocd-controller"]);
+    }
+
+    #[test]
+    fn scale_subresource_owner() {
+        let l = live();
+        let mf = ManagedFields::of(&l);
+        let p = FieldPath::default().field("spec").field("replicas");
+        assert_eq!(managers(&mf, &l, &p), ["kubectl"]);
+        assert_eq!(mf.entries[1].actor.to_string(), "kubectl (/scale)");
+    }
+
+    #[test]
+    fn touching_includes_descendants() {
+        let l = live();
+        let mf = ManagedFields::of(&l);
+        let c = container(FieldPath::default());
+        let names: Vec<_> = mf.touching(&l, &c).iter().map(|e| e.actor.manager.clone()).collect();
+        assert_eq!(names, ["argocd-controller", "kubectl-patch"]);
+    }
+}

@@ -1,0 +1,111 @@
+//! Merge keys of the built-in list fields, so list items are matched by identity, not position.
+//!
+//! The table follows the `patchMergeKey`/`listMapKeys` of the Kubernetes API types. A key field
+//! may carry the server's default (`protocol: TCP`), so an item that omits it still matches.
+
+use serde_json::Value;
+
+/// One field of a merge key, with the value the server fills in when it is absent.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyField {
+    /// The field name.
+    pub name: &'static str,
+    /// The server default, if the field may be omitted.
+    pub default: Option<&'static str>,
+}
+
+const fn k(name: &'static str) -> KeyField {
+    KeyField { name, default: None }
+}
+
+const PROTOCOL: KeyField = KeyField { name: "protocol", default: Some("TCP") };
+const NAME: &[KeyField] = &[k("name")];
+const CONTAINER_PORT: &[KeyField] = &[k("containerPort"), PROTOCOL];
+const SERVICE_PORT: &[KeyField] = &[k("port"), PROTOCOL];
+const MOUNT_PATH: &[KeyField] = &[k("mountPath")];
+const DEVICE_PATH: &[KeyField] = &[k("devicePath")];
+const IP: &[KeyField] = &[k("ip")];
+const CONDITION_TYPE: &[KeyField] = &[k("conditionType")];
+const RESOURCE_NAME: &[KeyField] = &[k("resourceName")];
+const TOPOLOGY: &[KeyField] = &[k("topologyKey"), k("whenUnsatisfiable")];
+const UID: &[KeyField] = &[k("uid")];
+const KEY: &[KeyField] = &[k("key")];
+
+/// The merge key of the list at `shape` (map keys, `[]` for items), if it has one.
+pub fn merge_key(shape: &[&str]) -> Option<&'static [KeyField]> {
+    let last = *shape.last()?;
+    let parent = shape.len().checked_sub(2).map(|i| shape[i]);
+    Some(match last {
+        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
+        | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "webhooks"
+        | "secrets" | "claims" => NAME,
+        "volumeMounts" => MOUNT_PATH,
+        "volumeDevices" => DEVICE_PATH,
+        "hostAliases" => IP,
+        "readinessGates" => CONDITION_TYPE,
+        "resizePolicy" => RESOURCE_NAME,
+        "topologySpreadConstraints" => TOPOLOGY,
+        "ownerReferences" => UID,
+        "tolerations" => KEY,
+        "ports" => {
+            // a container's ports sit under an item of `containers`; a Service's under `spec`
+            if parent == Some("[]") { CONTAINER_PORT } else { SERVICE_PORT }
+        }
+        _ => return None,
+    })
+}
+
+/// The identity of a list item under a merge key; `None` when the item lacks a key field.
+pub fn item_key(item: &Value, key: &[KeyField]) -> Option<Vec<Value>> {
+    key.iter()
+        .map(|f| match item.get(f.name) {
+            Some(v) if !v.is_null() => Some(v.clone()),
+            _ => f.default.map(|d| Value::String(d.to_owned())),
+        })
+        .collect()
+}
+
+/// A readable label for a keyed item: `name=web`, or `port=53,protocol=UDP` when a
+/// defaulted key field differs from its default.
+pub fn label(key: &[KeyField], values: &[Value]) -> String {
+    let mut parts = Vec::new();
+    for (f, v) in key.iter().zip(values) {
+        if f.default.is_some_and(|d| v.as_str() == Some(d)) {
+            continue;
+        }
+        let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        parts.push(format!("{}={shown}", f.name));
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ports_depend_on_context() {
+        let c = merge_key(&["spec", "containers", "[]", "ports"]).unwrap();
+        assert_eq!(c[0].name, "containerPort");
+        let s = merge_key(&["spec", "ports"]).unwrap();
+        assert_eq!(s[0].name, "port");
+    }
+
+    #[test]
+    fn defaults_fill_key_fields() {
+        let key = merge_key(&["spec", "ports"]).unwrap();
+        let a = item_key(&json!({"port": 80}), key).unwrap();
+        let b = item_key(&json!({"port": 80, "protocol": "TCP"}), key).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(label(key, &a), "port=80");
+        let udp = item_key(&json!({"port": 53, "protocol": "UDP"}), key).unwrap();
+        assert_eq!(label(key, &udp), "port=53,protocol=UDP");
+    }
+
+    #[test]
+    fn unkeyed_lists() {
+        assert!(merge_key(&["spec", "containers", "[]", "args"]).is_none());
+        assert!(item_key(&json!({"value": 1}), NAME).is_none());
+    }
+}

@@ -1,0 +1,9 @@
+//! Drift: normalisation, comparison on declared fields, ignore rules and reports.
+
+pub mod compare;
+pub mod defaults;
+pub mod managed_fields;
+pub mod merge_keys;
+pub mod normalise;
+pub mod path;
+pub mod quantity;

@@ -1,0 +1,135 @@
+//! Normalisation: strip what the server owns, so only what people and Git say is compared.
+
+use serde_json::{Map, Value};
+
+/// Metadata fields the API server sets; never compared.
+const SERVER_METADATA: &[&str] = &[
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+];
+
+/// Annotations written by clients and controllers as bookkeeping; never compared.
+const BOOKKEEPING_ANNOTATIONS: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+];
+
+/// Returns a copy of `obj` ready for comparison.
+///
+/// Drops server-set metadata and bookkeeping annotations, and folds a Secret's `stringData`
+/// into base64 `data` the way the API server does. `status` stays: the built-in ignore rule
+/// suppresses it, so that its suppression can be explained like any other.
+pub fn normalise(obj: &Value) -> Value {
+    let mut out = obj.clone();
+    if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
+        for f in SERVER_METADATA {
+            meta.remove(*f);
+        }
+        let empty = if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            for a in BOOKKEEPING_ANNOTATIONS {
+                ann.remove(*a);
+            }
+            ann.is_empty()
+        } else {
+            false
+        };
+        if empty {
+            meta.remove("annotations");
+        }
+    }
+    if is_secret(obj) {
+        fold_string_data(&mut out);
+    }
+    out
+}
+
+/// True for core-group Secrets.
+pub fn is_secret(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Secret")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+}
+
+/// Moves `stringData` into `data` as base64; `stringData` wins on a shared key, as on the server.
+fn fold_string_data(secret: &mut Value) {
+    let Some(obj) = secret.as_object_mut() else { return };
+    let Some(Value::Object(string_data)) = obj.remove("stringData") else { return };
+    let data = obj
+        .entry("data")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if data.is_null() {
+        *data = Value::Object(Map::new());
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in string_data {
+            let text = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            data.insert(k, Value::String(base64(text.as_bytes())));
+        }
+    }
+}
+
+/// Standard base64 with padding, as Kubernetes stores Secret data.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
+        for (i, s) in sextets.iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[*s as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn drops_server_metadata_and_bookkeeping() {
+        let live = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+            "name": "a", "uid": "u", "resourceVersion": "1", "generation": 2,
+            "creationTimestamp": "t", "managedFields": [], "selfLink": "/x",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
+                            "deployment.kubernetes.io/revision": "3"}}});
+        assert_eq!(normalise(&live), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}));
+    }
+
+    #[test]
+    fn keeps_other_annotations() {
+        let live = json!({"metadata": {"annotations": {"a": "b", "deployment.kubernetes.io/revision": "3"}}});
+        assert_eq!(normalise(&live), json!({"metadata": {"annotations": {"a": "b"}}}));
+    }
+
+    #[test]
+    fn secret_string_data_becomes_data() {
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"A": "eA=="}, "stringData": {"B": "not-a-real-password", "A": "y"}});
+        let n = normalise(&s);
+        assert_eq!(n["data"]["B"], base64(b"not-a-real-password"));
+        assert_eq!(n["data"]["A"], "eQ==");
+        assert!(n.get("stringData").is_none());
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+}

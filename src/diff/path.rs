@@ -1,0 +1,170 @@
+//! Paths into an object that stay meaningful on both sides of a comparison.
+//!
+//! A list item matched by merge key sits at different indices in live and desired, so a
+//! segment keeps both indices; pointers for either side and a readable form derive from it.
+
+use std::fmt;
+
+/// One step of a path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Seg {
+    /// A map key.
+    Field(String),
+    /// A list item, with its index on each side where it exists there.
+    Item {
+        /// The label people read: `name=web` for keyed items, the index for positional ones.
+        label: String,
+        /// Index in the live list.
+        live: Option<usize>,
+        /// Index in the desired list.
+        desired: Option<usize>,
+    },
+}
+
+/// A path from the object's root.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldPath(pub Vec<Seg>);
+
+/// Which side's indices a pointer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The live object.
+    Live,
+    /// The desired object.
+    Desired,
+}
+
+impl FieldPath {
+    /// The path extended by a map key.
+    pub fn field(&self, key: &str) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Field(key.to_owned()));
+        Self(v)
+    }
+
+    /// The path extended by a list item.
+    pub fn item(&self, label: String, live: Option<usize>, desired: Option<usize>) -> Self {
+        let mut v = self.0.clone();
+        v.push(Seg::Item { label, live, desired });
+        Self(v)
+    }
+
+    /// RFC 6901 reference tokens on one side; `None` when an item does not exist there.
+    pub fn tokens(&self, side: Side) -> Option<Vec<String>> {
+        self.0
+            .iter()
+            .map(|s| match s {
+                Seg::Field(k) => Some(k.clone()),
+                Seg::Item { live, desired, .. } => {
+                    let idx = match side {
+                        Side::Live => *live,
+                        Side::Desired => *desired,
+                    };
+                    idx.map(|i| i.to_string())
+                }
+            })
+            .collect()
+    }
+
+    /// An RFC 6901 JSON pointer on one side.
+    pub fn pointer(&self, side: Side) -> Option<String> {
+        self.tokens(side).map(|t| pointer_of(&t))
+    }
+
+    /// The map keys only, with list items as `[]`: the shape used by the defaults table.
+    pub fn shape(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .map(|s| match s {
+                Seg::Field(k) => k.as_str(),
+                Seg::Item { .. } => "[]",
+            })
+            .collect()
+    }
+
+    /// True when `self` is `other` or lies under it.
+    pub fn starts_with(&self, other: &Self) -> bool {
+        self.0.len() >= other.0.len() && self.0[..other.0.len()] == other.0[..]
+    }
+}
+
+/// Builds a JSON pointer from reference tokens, escaping `~` and `/`.
+pub fn pointer_of(tokens: &[String]) -> String {
+    let mut s = String::new();
+    for t in tokens {
+        s.push('/');
+        s.push_str(&t.replace('~', "~0").replace('/', "~1"));
+    }
+    s
+}
+
+/// Splits a JSON pointer into reference tokens; `""` is the root.
+pub fn tokens_of(pointer: &str) -> Vec<String> {
+    if pointer.is_empty() {
+        return Vec::new();
+    }
+    pointer
+        .strip_prefix('/')
+        .unwrap_or(pointer)
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+impl fmt::Display for FieldPath {
+    /// `spec.template.spec.containers[name=web].image`; keys with dots are quoted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            match s {
+                Seg::Field(k) => {
+                    if !first {
+                        f.write_str(".")?;
+                    }
+                    if k.contains('.') || k.contains('/') {
+                        write!(f, "\"{k}\"")?;
+                    } else {
+                        f.write_str(k)?;
+                    }
+                }
+                Seg::Item { label, .. } => write!(f, "[{label}]")?,
+            }
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_per_side() {
+        let p = FieldPath::default()
+            .field("spec")
+            .field("containers")
+            .item("name=web".into(), Some(1), Some(0))
+            .field("image");
+        assert_eq!(p.pointer(Side::Live).as_deref(), Some("/spec/containers/1/image"));
+        assert_eq!(p.pointer(Side::Desired).as_deref(), Some("/spec/containers/0/image"));
+        assert_eq!(p.to_string(), "spec.containers[name=web].image");
+        let added = FieldPath::default().field("env").item("name=X".into(), Some(2), None);
+        assert_eq!(added.pointer(Side::Desired), None);
+    }
+
+    #[test]
+    fn escaping_round_trips() {
+        let t = vec!["metadata".to_owned(), "annotations".to_owned(), "a/b~c".to_owned()];
+        let p = pointer_of(&t);
+        assert_eq!(p, "/metadata/annotations/a~1b~0c");
+        assert_eq!(tokens_of(&p), t);
+        assert!(tokens_of("").is_empty());
+    }
+
+    #[test]
+    fn dotted_keys_are_quoted() {
+        let p = FieldPath::default().field("metadata").field("labels").field("app.kubernetes.io/name");
+        assert_eq!(p.to_string(), "metadata.labels.\"app.kubernetes.io/name\"");
+    }
+}

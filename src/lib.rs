@@ -1,0 +1,14 @@
+//! driftgate keeps a Kubernetes cluster honest to Git.
+//!
+//! The crate is split into a pure core and thin shells:
+//! - [`model`] loads manifests and keys them;
+//! - [`render`] turns a source folder into the desired state;
+//! - [`diff`] normalises, compares, applies ignore rules and builds drift reports;
+//! - [`config`] is the typed, validated configuration file;
+//! - [`cli`] is the command line, the only place that prints or exits.
+
+pub mod cli;
+pub mod config;
+pub mod diff;
+pub mod model;
+pub mod render;

@@ -1,0 +1,337 @@
+//! Loading manifests from YAML and JSON files and folders, with the file and line of each object.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use thiserror::Error;
+
+use super::key::ResourceKey;
+use super::scope::Scopes;
+
+/// Where an object came from: a file and, when known, the line its document starts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file the object was read from.
+    pub file: PathBuf,
+    /// The 1-based line of the document, when the format tells it.
+    pub line: Option<u64>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}", self.file.display()),
+            None => write!(f, "{}", self.file.display()),
+        }
+    }
+}
+
+/// One Kubernetes object with its key and origin.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The version-independent key.
+    pub key: ResourceKey,
+    /// The object as JSON.
+    pub object: Value,
+    /// Where it was read from.
+    pub origin: Origin,
+}
+
+/// Why manifests could not be loaded. Every variant names the file, and the line where known.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The path does not exist.
+    #[error("{}: no such file or directory", path.display())]
+    NotFound {
+        /// The missing path.
+        path: PathBuf,
+    },
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The unreadable path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("{}: invalid YAML: {message}", path.display())]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// The file is not valid JSON.
+    #[error("{}:{line}: invalid JSON: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The line of the error.
+        line: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A document is a scalar or a list rather than an object.
+    #[error("{origin}: expected a Kubernetes object (a mapping), found {found}")]
+    NotAnObject {
+        /// Where the document starts.
+        origin: Origin,
+        /// What was found instead.
+        found: &'static str,
+    },
+    /// A required field is missing or empty.
+    #[error("{origin}: object has no {field}")]
+    MissingField {
+        /// Where the object starts.
+        origin: Origin,
+        /// The missing field, e.g. `metadata.name`.
+        field: &'static str,
+    },
+    /// Two objects share a key.
+    #[error("{key} is defined twice: at {first} and at {second}")]
+    Duplicate {
+        /// The shared key.
+        key: ResourceKey,
+        /// The first definition.
+        first: Origin,
+        /// The second definition.
+        second: Origin,
+    },
+}
+
+/// Reads every object in a file or, recursively and in name order, a folder.
+///
+/// Folders contribute `.yaml`, `.yml` and `.json` files; hidden entries and kustomize
+/// configuration files (`kustomization.yaml`, `Kustomization`) are not objects and are passed over.
+pub fn load_path(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
+    let meta = std::fs::metadata(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LoadError::NotFound { path: path.to_owned() }
+        } else {
+            LoadError::Io { path: path.to_owned(), source }
+        }
+    })?;
+    let mut out = Vec::new();
+    if meta.is_dir() {
+        for file in manifest_files(path)? {
+            out.extend(load_file(&file)?);
+        }
+    } else {
+        out.extend(load_file(path)?);
+    }
+    Ok(out)
+}
+
+/// Lists the manifest files below a folder, sorted by path so output is deterministic.
+pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), source })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| LoadError::Io { path: d.clone(), source })?;
+            let p = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if is_manifest_name(&name) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// True for file names that hold manifests rather than kustomize configuration.
+fn is_manifest_name(name: &str) -> bool {
+    let is_kustomization = matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization");
+    !is_kustomization
+        && Path::new(name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+}
+
+/// Reads one file; `.json` files are JSON, everything else is (multi-document) YAML.
+pub fn load_file(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            LoadError::NotFound { path: path.to_owned() }
+        } else {
+            LoadError::Io { path: path.to_owned(), source }
+        }
+    })?;
+    let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
+    if is_json { parse_json(&text, path) } else { parse_yaml(&text, path) }
+}
+
+/// Parses a multi-document YAML text; empty documents and comments are skipped, Lists flattened.
+pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
+    let docs: Vec<serde_saphyr::Spanned<Value>> =
+        serde_saphyr::from_multiple(text).map_err(|e| LoadError::Yaml {
+            path: path.to_owned(),
+            message: e.to_string().trim_start_matches("error: ").to_owned(),
+        })?;
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let origin = Origin { file: path.to_owned(), line: Some(doc.referenced.line()) };
+        push_document(doc.value, origin, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Parses a JSON text holding one object or a List.
+pub fn parse_json(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| LoadError::Json {
+        path: path.to_owned(),
+        line: e.line(),
+        message: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    push_document(value, Origin { file: path.to_owned(), line: Some(1) }, &mut out)?;
+    Ok(out)
+}
+
+/// Adds one document, flattening `List` kinds (what `kubectl get -o yaml` prints).
+fn push_document(value: Value, origin: Origin, out: &mut Vec<(Value, Origin)>) -> Result<(), LoadError> {
+    let found = match &value {
+        Value::Null => return Ok(()),
+        Value::Object(_) => None,
+        Value::Bool(_) => Some("a boolean"),
+        Value::Number(_) => Some("a number"),
+        Value::String(_) => Some("a string"),
+        Value::Array(_) => Some("a list"),
+    };
+    if let Some(found) = found {
+        return Err(LoadError::NotAnObject { origin, found });
+    }
+    let is_list = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || (k.ends_with("List") && value.get("items").is_some_and(Value::is_array)));
+    if is_list {
+        if let Some(Value::Array(items)) = value.get("items") {
+            for item in items {
+                push_document(item.clone(), origin.clone(), out)?;
+            }
+        }
+        return Ok(());
+    }
+    out.push((value, origin));
+    Ok(())
+}
+
+/// Keys objects, filling in `default_namespace` on namespaced kinds that have none.
+pub fn into_manifests(
+    docs: Vec<(Value, Origin)>,
+    default_namespace: Option<&str>,
+) -> Result<Vec<Manifest>, LoadError> {
+    let scopes = Scopes::learn(docs.iter().map(|(v, _)| v));
+    let mut out = Vec::with_capacity(docs.len());
+    for (mut object, origin) in docs {
+        let mut key = match ResourceKey::of(&object) {
+            Ok(key) => key,
+            Err(field) => return Err(LoadError::MissingField { origin, field }),
+        };
+        if scopes.is_cluster_scoped(&key.group, &key.kind) {
+            key.namespace = None;
+        } else if key.namespace.is_none() {
+            if let Some(ns) = default_namespace {
+                key.namespace = Some(ns.to_owned());
+                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.insert("namespace".into(), Value::String(ns.to_owned()));
+                }
+            }
+        }
+        out.push(Manifest { key, object, origin });
+    }
+    Ok(out)
+}
+
+/// Indexes manifests by key; a key defined twice is an error naming both places.
+pub fn index(manifests: Vec<Manifest>) -> Result<BTreeMap<ResourceKey, Manifest>, LoadError> {
+    let mut map: BTreeMap<ResourceKey, Manifest> = BTreeMap::new();
+    for m in manifests {
+        if let Some(first) = map.get(&m.key) {
+            return Err(LoadError::Duplicate {
+                key: m.key.clone(),
+                first: first.origin.clone(),
+                second: m.origin,
+            });
+        }
+        map.insert(m.key.clone(), m);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("x.yaml")
+    }
+
+    #[test]
+    fn multi_document_with_comments_and_empties() {
+        let text = "# comment only\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
+        let docs = parse_yaml(text, &p()).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].1.line, Some(8));
+    }
+
+    #[test]
+    fn lists_are_flattened() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n";
+        let docs = parse_yaml(text, &p()).unwrap();
+        assert_eq!(docs.len(), 2);
+        let text = "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n";
+        assert_eq!(parse_yaml(text, &p()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn scalar_document_is_an_error_with_line() {
+        let err = parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust a string\n", &p()).unwrap_err();
+        assert_eq!(err.to_string(), "x.yaml:5: expected a Kubernetes object (a mapping), found a string");
+    }
+
+    #[test]
+    fn invalid_yaml_names_file_and_line() {
+        let err = parse_yaml("a: [\n", &p()).unwrap_err().to_string();
+        assert!(err.starts_with("x.yaml: invalid YAML: line 1"), "{err}");
+    }
+
+    #[test]
+    fn namespace_fill_skips_cluster_scoped() {
+        let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: other}\n";
+        let ms = into_manifests(parse_yaml(text, &p()).unwrap(), Some("demo")).unwrap();
+        assert_eq!(ms[0].key.namespace, None);
+        assert_eq!(ms[1].key.namespace.as_deref(), Some("demo"));
+        assert_eq!(ms[1].object["metadata"]["namespace"], "demo");
+        assert_eq!(ms[2].key.namespace.as_deref(), Some("other"));
+    }
+
+    #[test]
+    fn duplicates_name_both_places() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
+        let ms = into_manifests(parse_yaml(text, &p()).unwrap(), None).unwrap();
+        let err = index(ms).unwrap_err().to_string();
+        assert_eq!(err, "/ConfigMap//a is defined twice: at x.yaml:1 and at x.yaml:5");
+    }
+
+    #[test]
+    fn missing_name_is_named() {
+        let err = into_manifests(parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", &p()).unwrap(), None).unwrap_err();
+        assert_eq!(err.to_string(), "x.yaml:1: object has no metadata.name");
+    }
+}

@@ -1,0 +1,9 @@
+//! Kubernetes manifests as plain data: keys, loading from files, scope and ownership markers.
+
+pub mod key;
+pub mod load;
+pub mod ownership;
+pub mod scope;
+
+pub use key::ResourceKey;
+pub use load::{LoadError, Manifest, Origin};

@@ -1,0 +1,1 @@
+//! Rendering a source folder into manifests.
