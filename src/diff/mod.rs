@@ -2,6 +2,8 @@
 
 pub mod compare;
 pub mod defaults;
+pub mod ignore;
+pub mod jq;
 pub mod managed_fields;
 pub mod merge_keys;
 pub mod normalise;
