@@ -1,1 +1,614 @@
-pub mod dummy {}
+//! The configuration file: one typed YAML document, validated once at start-up.
+//!
+//! Unknown keys are errors that name the key and its line. Relative paths resolve against the
+//! folder that holds the config file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use thiserror::Error;
+
+use crate::diff::ignore::{IgnoreRuleSpec, Rule, RuleError};
+
+/// The only `apiVersion` this build reads.
+pub const API_VERSION: &str = "driftgate.dev/v1alpha1";
+
+/// Field managers that are always reconcilers: Argo CD (SSA and client-side), Flux, driftgate.
+pub const DEFAULT_FIELD_MANAGERS: &[&str] = &[
+    "argocd-controller",
+    "argocd-application-controller",
+    "kustomize-controller",
+    "helm-controller",
+    "driftgate",
+];
+
+/// Why the config could not be used.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The config path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is invalid or does not fit the schema; the message names the key and line.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The config path.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// The document parsed but a value is not allowed.
+    #[error("{}: {message}", path.display())]
+    Invalid {
+        /// The config path.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// An ignore rule does not compile.
+    #[error("{}: {source}", path.display())]
+    Rule {
+        /// The config path.
+        path: PathBuf,
+        /// The rule error, naming the rule.
+        #[source]
+        source: RuleError,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Must be `driftgate.dev/v1alpha1`.
+    pub api_version: String,
+    /// Must be `Config`.
+    pub kind: String,
+    /// Where the desired state comes from.
+    #[serde(default)]
+    pub sources: Vec<Source>,
+    /// System-wide ignore rules, unioned with each source's own (like `argocd-cm`).
+    #[serde(default)]
+    pub ignore_differences: Vec<IgnoreRuleSpec>,
+    /// Who counts as a reconciler.
+    #[serde(default)]
+    pub reconcilers: Reconcilers,
+    /// Which ownership markers make an object managed when no source declares it.
+    #[serde(default)]
+    pub ownership: Ownership,
+    /// The admission webhook.
+    #[serde(default)]
+    pub admission: Admission,
+    /// The self-heal applier.
+    #[serde(default)]
+    pub self_heal: SelfHeal,
+    /// The audit event stream.
+    #[serde(default)]
+    pub audit: Audit,
+    /// Traces, metrics and logs.
+    #[serde(default)]
+    pub telemetry: Telemetry,
+}
+
+/// One source of desired state.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Source {
+    /// A unique name.
+    pub name: String,
+    /// A local folder, or with `git`, a folder inside the repository.
+    pub path: PathBuf,
+    /// Read the path from a Git repository.
+    #[serde(default)]
+    pub git: Option<GitSource>,
+    /// Default namespace for namespaced objects that have none.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Overrides `admission.mode` for this source's objects.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// This source's own ignore rules.
+    #[serde(default)]
+    pub ignore_differences: Vec<IgnoreRuleSpec>,
+}
+
+/// A Git repository to read a source from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitSource {
+    /// Clone URL or local path.
+    pub url: String,
+    /// Branch, tag or commit.
+    #[serde(default = "default_revision")]
+    pub revision: String,
+    /// How often to poll for a new commit.
+    #[serde(default, deserialize_with = "opt_duration", serialize_with = "ser_opt_duration")]
+    pub interval: Option<Duration>,
+    /// Environment variable holding an HTTPS token.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// File holding an HTTPS token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+}
+
+fn default_revision() -> String {
+    "HEAD".into()
+}
+
+/// Reconciler identities: admission sees usernames and groups, managedFields shows managers.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reconcilers {
+    /// Usernames, e.g. `system:serviceaccount:argocd:argocd-application-controller`.
+    #[serde(default)]
+    pub usernames: Vec<String>,
+    /// Groups whose members are reconcilers.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Field managers in addition to [`DEFAULT_FIELD_MANAGERS`].
+    #[serde(default)]
+    pub field_managers: Vec<String>,
+}
+
+impl Reconcilers {
+    /// The configured field managers plus the defaults.
+    pub fn all_field_managers(&self) -> Vec<String> {
+        let mut all: Vec<String> = DEFAULT_FIELD_MANAGERS.iter().map(|s| (*s).to_owned()).collect();
+        for m in &self.field_managers {
+            if !all.contains(m) {
+                all.push(m.clone());
+            }
+        }
+        all
+    }
+}
+
+/// Ownership markers that count without a source.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ownership {
+    /// Count Argo CD's legacy `app.kubernetes.io/instance` label (off: Helm sets it everywhere).
+    #[serde(default)]
+    pub instance_label: bool,
+}
+
+/// What a violation gets.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Deny with 403.
+    #[default]
+    Enforce,
+    /// Allow with warnings and audit annotations.
+    Warn,
+    /// Allow; write an audit event only.
+    Audit,
+}
+
+/// What the webhook answers before the desired state has loaded.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailurePolicy {
+    /// Deny.
+    #[default]
+    Closed,
+    /// Allow.
+    Open,
+}
+
+/// Admission webhook settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Admission {
+    /// The global mode.
+    #[serde(default)]
+    pub mode: Mode,
+    /// While the desired state is not loaded.
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
+    /// Who may break glass.
+    #[serde(default)]
+    pub break_glass: BreakGlass,
+}
+
+/// Break-glass settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BreakGlass {
+    /// Groups whose members may set `driftgate.dev/break-glass`.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+/// Self-heal settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelfHeal {
+    /// Revert drift.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Report what would be done, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Retry, in Argo CD's schema.
+    #[serde(default)]
+    pub retry: Retry,
+}
+
+/// Argo CD's retry schema.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts: 0 none, -1 unlimited.
+    #[serde(default = "default_limit")]
+    pub limit: i64,
+    /// Backoff between attempts.
+    #[serde(default)]
+    pub backoff: Backoff,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self { limit: default_limit(), backoff: Backoff::default() }
+    }
+}
+
+fn default_limit() -> i64 {
+    5
+}
+
+/// Exponential backoff.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Backoff {
+    /// First delay.
+    #[serde(default = "default_duration", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub duration: Duration,
+    /// Growth factor.
+    #[serde(default = "default_factor")]
+    pub factor: f64,
+    /// Largest delay.
+    #[serde(default = "default_max_duration", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub max_duration: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { duration: default_duration(), factor: default_factor(), max_duration: default_max_duration() }
+    }
+}
+
+fn default_duration() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_factor() -> f64 {
+    2.0
+}
+fn default_max_duration() -> Duration {
+    Duration::from_secs(180)
+}
+
+/// Audit settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Audit {
+    /// Where events go; none means stdout.
+    #[serde(default)]
+    pub sinks: Vec<Sink>,
+}
+
+/// Kinds of audit sink.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum SinkType {
+    /// JSON lines on stdout.
+    Stdout,
+    /// JSON lines appended to a file.
+    File,
+    /// POSTed to an HTTP endpoint, spooled on disk while it is down.
+    Http,
+    /// Kubernetes Events on the object.
+    KubernetesEvents,
+}
+
+/// One audit sink.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sink {
+    /// The kind of sink.
+    #[serde(rename = "type")]
+    pub sink_type: SinkType,
+    /// For `file`: the file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// For `http`: the endpoint.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// For `http`: the spool folder.
+    #[serde(default)]
+    pub spool_dir: Option<PathBuf>,
+}
+
+/// Telemetry settings.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Telemetry {
+    /// OTLP gRPC endpoint for traces; none disables export.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+}
+
+/// Parses a Go-style duration: `500ms`, `5s`, `1m`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration {s:?} (use e.g. 500ms, 5s, 1m, 1h30m)");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
+        let n: f64 = rest[..num_end].parse().map_err(|_| bad())?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let secs = match &rest[..unit_end] {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_secs_f64(secs);
+        rest = &rest[unit_end..];
+    }
+    Ok(total)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+}
+
+#[allow(clippy::ref_option)]
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&format_duration(*d)),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+impl Config {
+    /// Reads, parses and validates a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
+        let mut config = Self::parse(&text, path)?;
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    /// Parses and validates config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: Self = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_start_matches("error: ").to_owned(),
+        })?;
+        config.validate(path)?;
+        Ok(config)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
+        if self.api_version != API_VERSION {
+            return Err(invalid(format!("apiVersion: expected {API_VERSION:?}, found {:?}", self.api_version)));
+        }
+        if self.kind != "Config" {
+            return Err(invalid(format!("kind: expected \"Config\", found {:?}", self.kind)));
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            if s.name.is_empty() {
+                return Err(invalid(format!("sources[{i}].name: must not be empty")));
+            }
+            if self.sources[..i].iter().any(|o| o.name == s.name) {
+                return Err(invalid(format!("sources[{i}].name: {:?} is used twice", s.name)));
+            }
+        }
+        let r = &self.self_heal.retry;
+        if r.limit < -1 {
+            return Err(invalid(format!("selfHeal.retry.limit: {} (use -1 for unlimited, 0 for none)", r.limit)));
+        }
+        if r.backoff.factor < 1.0 || !r.backoff.factor.is_finite() {
+            return Err(invalid(format!("selfHeal.retry.backoff.factor: {} must be at least 1", r.backoff.factor)));
+        }
+        for (i, sink) in self.audit.sinks.iter().enumerate() {
+            let missing = match sink.sink_type {
+                SinkType::File if sink.path.is_none() => Some("path"),
+                SinkType::Http if sink.url.is_none() => Some("url"),
+                _ => None,
+            };
+            if let Some(field) = missing {
+                return Err(invalid(format!("audit.sinks[{i}].{field}: required for this sink type")));
+            }
+        }
+        // compile every rule now so a bad rule fails at start-up, not on first use
+        self.rules(None).map_err(|source| ConfigError::Rule { path: path.to_owned(), source })?;
+        for s in &self.sources {
+            self.rules(Some(&s.name)).map_err(|source| ConfigError::Rule { path: path.to_owned(), source })?;
+        }
+        Ok(())
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        for s in &mut self.sources {
+            if s.git.is_none() {
+                resolve(&mut s.path);
+            }
+            if let Some(g) = &mut s.git {
+                if let Some(t) = &mut g.token_file {
+                    resolve(t);
+                }
+                let local = !g.url.contains("://") && !g.url.contains('@');
+                if local && Path::new(&g.url).is_relative() {
+                    g.url = base.join(&g.url).to_string_lossy().into_owned();
+                }
+            }
+        }
+        for sink in &mut self.audit.sinks {
+            if let Some(p) = &mut sink.path {
+                resolve(p);
+            }
+            if let Some(p) = &mut sink.spool_dir {
+                resolve(p);
+            }
+        }
+    }
+
+    /// The source with this name.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The compiled rules for a source (or only the system-wide ones): built-in, system-wide,
+    /// then the source's own.
+    pub fn rules(&self, source: Option<&str>) -> Result<Vec<Rule>, RuleError> {
+        let mut rules = vec![Rule::status()];
+        for (i, spec) in self.ignore_differences.iter().enumerate() {
+            rules.push(Rule::compile(spec, format!("ignoreDifferences[{i}]"))?);
+        }
+        if let Some(src) = source.and_then(|n| self.source(n)) {
+            for (i, spec) in src.ignore_differences.iter().enumerate() {
+                rules.push(Rule::compile(spec, format!("sources[{}].ignoreDifferences[{i}]", src.name))?);
+            }
+        }
+        Ok(rules)
+    }
+
+    /// A config with no sources and default settings, for commands run without `--config`.
+    pub fn empty() -> Self {
+        Self { api_version: API_VERSION.into(), kind: "Config".into(), ..Self::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("driftgate.yaml"))
+    }
+
+    const FULL: &str = r#"
+apiVersion: driftgate.dev/v1alpha1
+kind: Config
+sources:
+  - name: guestbook
+    path: apps/overlays/production
+    git: {url: https://git.example.com/org/gitops.git, revision: main, interval: 1m}
+    namespace: demo
+    mode: warn
+    ignoreDifferences:
+      - group: apps
+        kind: Deployment
+        jsonPointers: [/spec/replicas]
+ignoreDifferences:
+  - group: "*"
+    kind: "*"
+    managedFieldsManagers: [kube-controller-manager]
+  - paths: [/metadata/annotations]
+    target: {kind: ConfigMap}
+reconcilers:
+  usernames: [system:serviceaccount:argocd:argocd-application-controller]
+  groups: [system:serviceaccounts:flux-system]
+  fieldManagers: [my-controller]
+ownership: {instanceLabel: true}
+admission:
+  mode: enforce
+  failurePolicy: open
+  breakGlass: {groups: [sre]}
+selfHeal: {enabled: true, dryRun: false, retry: {limit: 5, backoff: {duration: 5s, factor: 2, maxDuration: 3m}}}
+audit:
+  sinks:
+    - {type: stdout}
+    - {type: file, path: audit.jsonl}
+    - {type: http, url: "https://audit.example.com/events", spoolDir: spool}
+telemetry: {otlpEndpoint: "http://127.0.0.1:4317"}
+"#;
+
+    #[test]
+    fn full_schema_parses() {
+        let c = parse(FULL).unwrap();
+        assert_eq!(c.sources[0].git.as_ref().unwrap().interval, Some(Duration::from_secs(60)));
+        assert_eq!(c.sources[0].mode, Some(Mode::Warn));
+        assert_eq!(c.admission.failure_policy, FailurePolicy::Open);
+        assert_eq!(c.self_heal.retry.backoff.max_duration, Duration::from_secs(180));
+        assert!(c.reconcilers.all_field_managers().contains(&"my-controller".to_owned()));
+        assert!(c.reconcilers.all_field_managers().contains(&"argocd-controller".to_owned()));
+        assert_eq!(c.rules(Some("guestbook")).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nadmission:\n  mode: warn\n  failurePolicyy: open\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("driftgate.yaml: line 5 column 3: unknown field `failurePolicyy`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_in_rule() {
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nignoreDifferences:\n  - kind: X\n    jsonPointer: [/a]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 5") && err.contains("jsonPointer"), "{err}");
+    }
+
+    #[test]
+    fn bad_values() {
+        assert!(parse("apiVersion: v1\nkind: Config\n").unwrap_err().to_string().contains("apiVersion"));
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nadmission: {mode: block}\n").unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nselfHeal: {retry: {backoff: {duration: 5x}}}\n").unwrap_err().to_string();
+        assert!(err.contains("invalid duration"), "{err}");
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources: [{name: a, path: x}, {name: a, path: y}]\n").unwrap_err().to_string();
+        assert!(err.contains("sources[1].name"), "{err}");
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nignoreDifferences: [{kind: X, jqPathExpressions: ['.a[']}]\n").unwrap_err().to_string();
+        assert!(err.contains("ignoreDifferences[0]: jqPathExpressions"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("").is_err());
+    }
+}

@@ -1,1 +1,81 @@
-//! The command line.
+//! The command line: one file per command. This is the only layer that prints or exits.
+//!
+//! Exit codes follow `kubectl diff`: 0 in sync (or success), 1 drift, 2 error.
+
+mod diff;
+mod render;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Keeps a Kubernetes cluster honest to Git.
+#[derive(Debug, Parser)]
+#[command(name = "driftgate", version, about)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the rendered manifests of a folder.
+    Render(render::RenderArgs),
+    /// Compare live objects with the desired state. Exit 0 in sync, 1 drift, 2 error.
+    Diff(diff::DiffArgs),
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and `NO_COLOR` is unset.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
+
+/// Exit code for success and "in sync".
+pub const EXIT_OK: u8 = 0;
+/// Exit code for "drift found".
+pub const EXIT_DRIFT: u8 = 1;
+/// Exit code for any error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Parses the command line, runs the command, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Render(args) => render::run(&args),
+        Command::Diff(args) => diff::run(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

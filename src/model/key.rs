@@ -50,9 +50,13 @@ impl ResourceKey {
         Ok(Self::new(group_of(api_version), kind, namespace, name))
     }
 
-    /// The group shown for people: `core` stands for the empty group.
-    pub fn group_label(&self) -> &str {
-        if self.group.is_empty() { "core" } else { &self.group }
+    /// The form people read, like kubectl's: `Deployment.apps myapp-prod/myapp`, `ConfigMap demo/cfg`.
+    pub fn human(&self) -> String {
+        let kind = if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) };
+        match &self.namespace {
+            Some(ns) => format!("{kind} {ns}/{}", self.name),
+            None => format!("{kind} {}", self.name),
+        }
     }
 }
 
@@ -94,6 +98,9 @@ mod tests {
         let k = ResourceKey::of(&a).unwrap();
         assert_eq!(k.group, "");
         assert_eq!(k.to_string(), "/ConfigMap//x");
+        assert_eq!(k.human(), "ConfigMap x");
+        let d = ResourceKey::new("apps", "Deployment", Some("n"), "x");
+        assert_eq!(d.human(), "Deployment.apps n/x");
     }
 
     #[test]

@@ -1,0 +1,419 @@
+//! Drift reports: the status of each resource, its differences with the managers that caused
+//! them, what the ignore rules suppressed and why, and the patch back to Git.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use json_patch::Patch;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::compare::{self, Change, Context, Difference};
+use super::ignore::{Applicable, Rule};
+use super::managed_fields::{Actor, ManagedFields};
+use super::normalise::{is_secret, normalise};
+use super::path::{Seg, Side};
+use super::{mask, patch};
+use crate::model::ownership::{self, Marker};
+use crate::model::{Manifest, ResourceKey};
+
+/// What the comparison needs besides the objects.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings<'a> {
+    /// Ignore rules, built-in first.
+    pub rules: &'a [Rule],
+    /// Field managers that are reconcilers.
+    pub reconcilers: &'a [String],
+    /// Whether Argo CD's instance label marks ownership.
+    pub instance_label: bool,
+}
+
+/// Argo CD's sync statuses, plus Extra.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// Live matches Git.
+    Synced,
+    /// Live differs from Git.
+    OutOfSync,
+    /// Git declares it; it is not live.
+    Missing,
+    /// Live, marked as GitOps-managed, but Git no longer declares it.
+    Extra,
+}
+
+/// A difference as reported: readable path, pointer, change, and who made it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reported {
+    /// Readable path, e.g. `spec.template.spec.containers[name=web].image`.
+    pub path: String,
+    /// JSON pointer into the live object (the desired one for missing fields).
+    pub pointer: String,
+    /// What differs; Secret values are masked.
+    #[serde(flatten)]
+    pub change: Change,
+    /// Non-reconciler managers that own the field in live, from managedFields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actors: Vec<Actor>,
+}
+
+/// A difference an ignore rule suppressed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Suppressed {
+    /// Readable path.
+    pub path: String,
+    /// JSON pointer.
+    pub pointer: String,
+    /// The rule, e.g. `ignoreDifferences[0]`.
+    pub rule: String,
+    /// What in the rule matched, e.g. `jsonPointers /spec/replicas`.
+    pub matched: String,
+}
+
+/// The result for one resource.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceReport {
+    /// Which object.
+    pub key: ResourceKey,
+    /// Its status.
+    pub status: Status,
+    /// The config source it belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Where Git declares it (`file:line`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The ownership marker of an Extra object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Marker>,
+    /// Reported differences.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Reported>,
+    /// Suppressed differences and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
+    /// RFC 6902 patch from live to desired (Secret values masked).
+    #[serde(skip_serializing_if = "patch_is_empty")]
+    pub patch: Patch,
+    /// Live, restricted to what is compared, for the text diff (masked).
+    #[serde(skip)]
+    pub live_view: Option<Value>,
+    /// Desired, normalised, for the text diff (masked).
+    #[serde(skip)]
+    pub desired_view: Option<Value>,
+}
+
+fn patch_is_empty(p: &Patch) -> bool {
+    p.0.is_empty()
+}
+
+/// Counts by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// In sync.
+    pub synced: usize,
+    /// Drifted.
+    pub out_of_sync: usize,
+    /// Not live.
+    pub missing: usize,
+    /// Live but no longer in Git.
+    pub extra: usize,
+}
+
+impl Summary {
+    /// True when nothing drifted.
+    pub fn in_sync(&self) -> bool {
+        self.out_of_sync == 0 && self.missing == 0 && self.extra == 0
+    }
+}
+
+/// The result for a set of resources.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DriftReport {
+    /// Counts by status.
+    pub summary: Summary,
+    /// Every resource, in key order.
+    pub resources: Vec<ResourceReport>,
+}
+
+impl DriftReport {
+    /// Adds a resource, keeping the counts.
+    pub fn push(&mut self, r: ResourceReport) {
+        match r.status {
+            Status::Synced => self.summary.synced += 1,
+            Status::OutOfSync => self.summary.out_of_sync += 1,
+            Status::Missing => self.summary.missing += 1,
+            Status::Extra => self.summary.extra += 1,
+        }
+        self.resources.push(r);
+    }
+}
+
+/// Compares one live object with its desired state.
+pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> ResourceReport {
+    let managed = ManagedFields::of(live);
+    let d = normalise(desired);
+    let l = normalise(live);
+    let ctx = Context { kind: &key.kind, group: &key.group, managed: &managed, reconcilers: settings.reconcilers };
+    let all = compare::compare(&d, &l, &ctx);
+    let mut kept = Vec::new();
+    let mut suppressed = Vec::new();
+    if !all.is_empty() {
+        let applicable = Applicable::new(settings.rules, key, &d, &l);
+        for diff in all {
+            match applicable.suppression(&diff, &l, &managed) {
+                Some(s) => suppressed.push(Suppressed {
+                    path: diff.path.to_string(),
+                    pointer: pointer(&diff),
+                    rule: s.rule,
+                    matched: s.matched,
+                }),
+                None => kept.push(diff),
+            }
+        }
+    }
+    let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
+    let (mut live_view, mut desired_view) = (None, None);
+    if !kept.is_empty() {
+        let mut lv = project(&d, &kept);
+        let mut dv = d.clone();
+        if is_secret(desired) {
+            mask::object_pair(&mut lv, &mut dv);
+        }
+        live_view = Some(lv);
+        desired_view = Some(dv);
+    }
+    if is_secret(desired) {
+        mask::differences(&mut kept);
+    }
+    let patch = patch::live_to_desired(&kept);
+    let differences = kept
+        .into_iter()
+        .map(|diff| {
+            let actors = if matches!(diff.change, Change::Missing { .. }) {
+                Vec::new()
+            } else {
+                managed
+                    .touching(&l, &diff.path)
+                    .into_iter()
+                    .filter(|e| !settings.reconcilers.contains(&e.actor.manager))
+                    .map(|e| e.actor.clone())
+                    .collect()
+            };
+            Reported { path: diff.path.to_string(), pointer: pointer(&diff), change: diff.change, actors }
+        })
+        .collect();
+    ResourceReport {
+        key: key.clone(),
+        status,
+        source: None,
+        origin: None,
+        marker: None,
+        differences,
+        suppressed,
+        patch,
+        live_view,
+        desired_view,
+    }
+}
+
+fn pointer(d: &Difference) -> String {
+    d.path.pointer(Side::Live).or_else(|| d.path.pointer(Side::Desired)).unwrap_or_default()
+}
+
+/// Compares every desired object with its live counterpart: Synced, OutOfSync or Missing.
+pub fn diff_sets(
+    desired: &BTreeMap<ResourceKey, Manifest>,
+    live: &BTreeMap<ResourceKey, Manifest>,
+    settings: Settings<'_>,
+    report: &mut DriftReport,
+) {
+    for (key, want) in desired {
+        let mut r = match live.get(key) {
+            Some(have) => diff_resource(key, &want.object, &have.object, settings),
+            None => missing(key, &want.object),
+        };
+        r.origin = Some(want.origin.to_string());
+        report.push(r);
+    }
+}
+
+/// Reports live objects that carry an ownership marker but that no source declares (Extra).
+/// Other live objects outside `declared` are unmanaged and not reported.
+pub fn extras(
+    live: &BTreeMap<ResourceKey, Manifest>,
+    declared: &BTreeSet<ResourceKey>,
+    settings: Settings<'_>,
+    report: &mut DriftReport,
+) {
+    for (key, have) in live {
+        if declared.contains(key) {
+            continue;
+        }
+        if let Some(marker) = ownership::marker(&have.object, key, settings.instance_label) {
+            let mut view = normalise(&have.object);
+            if is_secret(&have.object) {
+                mask::object_pair(&mut view, &mut Value::Null);
+            }
+            report.push(ResourceReport {
+                key: key.clone(),
+                status: Status::Extra,
+                source: None,
+                origin: Some(have.origin.to_string()),
+                marker: Some(marker),
+                differences: Vec::new(),
+                suppressed: Vec::new(),
+                patch: Patch(Vec::new()),
+                live_view: Some(view),
+                desired_view: None,
+            });
+        }
+    }
+}
+
+fn missing(key: &ResourceKey, desired: &Value) -> ResourceReport {
+    let mut view = normalise(desired);
+    if is_secret(desired) {
+        mask::object_pair(&mut Value::Null, &mut view);
+    }
+    ResourceReport {
+        key: key.clone(),
+        status: Status::Missing,
+        source: None,
+        origin: None,
+        marker: None,
+        differences: Vec::new(),
+        suppressed: Vec::new(),
+        patch: Patch(Vec::new()),
+        live_view: None,
+        desired_view: Some(view),
+    }
+}
+
+/// Live as people should see it: desired, with the reported differences put back.
+fn project(desired: &Value, diffs: &[Difference]) -> Value {
+    let mut view = desired.clone();
+    let mut removals = Vec::new();
+    for d in diffs {
+        match &d.change {
+            Change::Changed { live, .. } => {
+                if let Some(slot) = d.path.pointer(Side::Desired).and_then(|p| view.pointer_mut(&p)) {
+                    *slot = live.clone();
+                }
+            }
+            Change::Added { live } => insert(&mut view, &d.path.0, live.clone()),
+            Change::Missing { .. } => {
+                if let Some(t) = d.path.tokens(Side::Desired) {
+                    removals.push(t);
+                }
+            }
+        }
+    }
+    removals.sort_by(|a, b| b.cmp(a));
+    for t in removals {
+        remove(&mut view, &t);
+    }
+    view
+}
+
+/// Puts an added live value into the view, creating undeclared maps on the way.
+fn insert(view: &mut Value, path: &[Seg], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut cur = view;
+    for seg in parents {
+        cur = match seg {
+            Seg::Field(k) => {
+                if !cur.is_object() {
+                    return;
+                }
+                let Some(map) = cur.as_object_mut() else { return };
+                map.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()))
+            }
+            Seg::Item { desired: Some(i), .. } => match cur.get_mut(*i) {
+                Some(next) => next,
+                None => return,
+            },
+            Seg::Item { desired: None, .. } => return,
+        };
+    }
+    match (last, cur) {
+        (Seg::Field(k), Value::Object(map)) => {
+            map.insert(k.clone(), value);
+        }
+        (Seg::Item { .. }, Value::Array(items)) => items.push(value),
+        _ => {}
+    }
+}
+
+fn remove(view: &mut Value, tokens: &[String]) {
+    let Some((last, parents)) = tokens.split_last() else { return };
+    let parent_ptr = crate::diff::path::pointer_of(parents);
+    match view.pointer_mut(&parent_ptr) {
+        Some(Value::Object(m)) => {
+            m.shift_remove(last);
+        }
+        Some(Value::Array(a)) => {
+            if let Ok(i) = last.parse::<usize>() {
+                if i < a.len() {
+                    a.remove(i);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings(rules: &[Rule]) -> Settings<'_> {
+        static RECONCILERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let r = RECONCILERS.get_or_init(|| vec!["argocd-controller".to_owned()]);
+        Settings { rules, reconcilers: r, instance_label: false }
+    }
+
+    fn key() -> ResourceKey {
+        ResourceKey::new("apps", "Deployment", Some("demo"), "web")
+    }
+
+    #[test]
+    fn projection_shows_live_values() {
+        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "a"}]}}}});
+        let mut live = desired.clone();
+        live["spec"]["replicas"] = json!(5);
+        live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "X", "value": "1"}]);
+        let rules = [Rule::status()];
+        let r = diff_resource(&key(), &desired, &live, settings(&rules));
+        assert_eq!(r.status, Status::OutOfSync);
+        let lv = r.live_view.unwrap();
+        assert_eq!(lv["spec"]["replicas"], 5);
+        assert_eq!(lv["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"], "X");
+    }
+
+    #[test]
+    fn status_is_suppressed_and_explained() {
+        let desired = json!({"spec": {"a": 1}, "status": {"ready": true}});
+        let live = json!({"spec": {"a": 1}, "status": {"ready": false}});
+        let rules = [Rule::status()];
+        let r = diff_resource(&key(), &desired, &live, settings(&rules));
+        assert_eq!(r.status, Status::Synced);
+        assert_eq!(r.suppressed[0].rule, "built-in");
+    }
+
+    #[test]
+    fn secret_values_never_reported() {
+        let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"P": "hunter2"}});
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"P": "b3RoZXI=", "EXTRA": "c2VjcmV0"}});
+        let rules = [Rule::status()];
+        let r = diff_resource(&ResourceKey::new("", "Secret", None, "s"), &desired, &live, settings(&rules));
+        let text = format!("{}{:?}{:?}", serde_json::to_string(&r).unwrap(), r.live_view, r.desired_view);
+        for secret in ["hunter2", "aHVudGVyMg==", "b3RoZXI=", "c2VjcmV0"] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+        assert!(text.contains("EXTRA"));
+    }
+}
