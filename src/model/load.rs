@@ -178,7 +178,7 @@ pub fn load_file(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
 /// Parses a multi-document YAML text; empty documents and comments are skipped, Lists flattened.
 pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
     let docs: Vec<serde_saphyr::Spanned<Value>> =
-        serde_saphyr::from_multiple(text).map_err(|e| LoadError::Yaml {
+        serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| LoadError::Yaml {
             path: path.to_owned(),
             message: e.to_string().trim_start_matches("error: ").to_owned(),
         })?;
@@ -188,6 +188,12 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadE
         push_document(doc.value, origin, &mut out)?;
     }
     Ok(out)
+}
+
+/// YAML 1.2 core schema, as kustomize reads it: only `true`/`false` are booleans, so
+/// `namespace: n` or `ENABLED: yes` stay strings instead of turning into YAML 1.1 booleans.
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! { strict_booleans: true }
 }
 
 /// Parses a JSON text holding one object or a List.
@@ -288,6 +294,14 @@ mod tests {
         let docs = parse_yaml(text, &p()).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].1.line, Some(8));
+    }
+
+    #[test]
+    fn yaml_1_2_booleans() {
+        let docs = parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {A: yes, B: true}\n", &p()).unwrap();
+        assert_eq!(docs[0].0["metadata"]["namespace"], "n");
+        assert_eq!(docs[0].0["data"]["A"], "yes");
+        assert_eq!(docs[0].0["data"]["B"], true);
     }
 
     #[test]
