@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::defaults;
 use super::managed_fields::ManagedFields;
 use super::merge_keys::{self, KeyField};
+use super::normalise;
 use super::path::FieldPath;
 use super::quantity;
 
@@ -69,8 +70,8 @@ impl Context<'_> {
     }
 }
 
-/// Compares normalised `live` against normalised `desired`; `live_raw` is the live object as
-/// read (managedFields are looked up on it, and it has the same shape as `live` below metadata).
+/// Compares `live` against `desired`. Server-set metadata and bookkeeping annotations are
+/// skipped in place; callers fold a Secret's `stringData` first (see [`normalise::needs_copy`]).
 pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Difference> {
     let mut walker = Walker {
         ctx,
@@ -80,9 +81,10 @@ pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Differen
         } else {
             Attribution::ManagedFields { foreign: ctx.has_foreign_writers() }
         },
+        path: FieldPath::default(),
         out: Vec::new(),
     };
-    walker.declared(desired, Some(live), &FieldPath::default(), true);
+    walker.declared(desired, Some(live), true);
     walker.out
 }
 
@@ -95,10 +97,13 @@ enum Attribution {
     Defaults { enabled: bool },
 }
 
+/// Walks both objects at once. `path` is a stack: pushed on the way down, popped on the way
+/// up, and cloned only when a difference is recorded.
 struct Walker<'a, 'c> {
     ctx: &'a Context<'c>,
     live_root: &'a Value,
     attribute: Attribution,
+    path: FieldPath,
     out: Vec<Difference>,
 }
 
@@ -110,64 +115,68 @@ enum Outcome {
 }
 
 impl Walker<'_, '_> {
-    fn declared(&mut self, d: &Value, l: Option<&Value>, path: &FieldPath, root: bool) {
+    fn declared(&mut self, d: &Value, l: Option<&Value>, root: bool) {
         match d {
             Value::Object(dm) => match l {
                 Some(Value::Object(lm)) => {
                     for (k, dv) in dm {
-                        if root && (k == "apiVersion" || k == "kind") {
+                        if root && (k == "apiVersion" || k == "kind") || normalise::is_dropped(&self.path, k) {
                             continue;
                         }
-                        self.declared(dv, lm.get(k), &path.field(k), false);
+                        self.path.push_field(k);
+                        self.declared(dv, lm.get(k), false);
+                        self.path.pop();
                     }
                     for (k, lv) in lm {
-                        if !dm.contains_key(k) {
-                            self.undeclared_root(lv, &path.field(k));
+                        if !dm.contains_key(k) && !normalise::is_dropped(&self.path, k) {
+                            self.path.push_field(k);
+                            self.undeclared_root(lv);
+                            self.path.pop();
                         }
                     }
                 }
                 None | Some(Value::Null) => {
                     if !dm.is_empty() {
-                        self.push(path, Change::Missing { desired: d.clone() });
+                        self.push(Change::Missing { desired: d.clone() });
                     }
                 }
-                Some(other) => self.push(path, Change::Changed { live: other.clone(), desired: d.clone() }),
+                Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
             },
             Value::Array(da) => match l {
-                Some(Value::Array(la)) => self.list(da, la, path),
+                Some(Value::Array(la)) => self.list(da, la),
                 None | Some(Value::Null) => {
                     if !da.is_empty() {
-                        self.push(path, Change::Missing { desired: d.clone() });
+                        self.push(Change::Missing { desired: d.clone() });
                     }
                 }
-                Some(other) => self.push(path, Change::Changed { live: other.clone(), desired: d.clone() }),
+                Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
             },
             // A declared null states no value: whatever is live is judged as undeclared.
             Value::Null => {
                 if let Some(lv) = l {
-                    self.undeclared_root(lv, path);
+                    self.undeclared_root(lv);
                 }
             }
             scalar => match l {
-                None | Some(Value::Null) => self.push(path, Change::Missing { desired: d.clone() }),
+                None | Some(Value::Null) => self.push(Change::Missing { desired: d.clone() }),
                 Some(lv) => {
-                    if !scalar_eq(scalar, lv, path) {
-                        self.push(path, Change::Changed { live: lv.clone(), desired: d.clone() });
+                    if !scalar_eq(scalar, lv, &self.path) {
+                        self.push(Change::Changed { live: lv.clone(), desired: d.clone() });
                     }
                 }
             },
         }
     }
 
-    fn list(&mut self, da: &[Value], la: &[Value], path: &FieldPath) {
-        let key = merge_keys::merge_key(&path.shape());
+    fn list(&mut self, da: &[Value], la: &[Value]) {
+        let key = merge_keys::merge_key_at(&self.path);
         let keyed = key.and_then(|k| {
             let dk: Option<Vec<_>> = da.iter().map(|i| merge_keys::item_key(i, k)).collect();
             let lk: Option<Vec<_>> = la.iter().map(|i| merge_keys::item_key(i, k)).collect();
             Some((k, dk?, lk?))
         });
         let Some((key, dkeys, lkeys)) = keyed else {
-            self.positional(da, la, path);
+            self.positional(da, la);
             return;
         };
         let mut matched = vec![false; la.len()];
@@ -176,49 +185,54 @@ impl Walker<'_, '_> {
             match lkeys.iter().position(|lk| lk == dkey) {
                 Some(i) => {
                     matched[i] = true;
-                    self.declared(ditem, Some(&la[i]), &path.item(label, Some(i), Some(j)), false);
+                    self.path.push_item(label, Some(i), Some(j));
+                    self.declared(ditem, Some(&la[i]), false);
                 }
-                None => self.push(&path.item(label, None, Some(j)), Change::Missing { desired: ditem.clone() }),
+                None => {
+                    self.path.push_item(label, None, Some(j));
+                    self.push(Change::Missing { desired: ditem.clone() });
+                }
             }
+            self.path.pop();
         }
         for (i, litem) in la.iter().enumerate() {
             if !matched[i] {
-                let p = path.item(merge_keys::label(key, &lkeys[i]), Some(i), None);
-                self.extra_item(litem, &p);
+                self.path.push_item(merge_keys::label(key, &lkeys[i]), Some(i), None);
+                self.extra_item(litem);
+                self.path.pop();
             }
         }
     }
 
     /// Lists without merge keys are atomic: same length compares item by item, otherwise the
     /// whole list differs.
-    fn positional(&mut self, da: &[Value], la: &[Value], path: &FieldPath) {
+    fn positional(&mut self, da: &[Value], la: &[Value]) {
         if da.len() == la.len() {
             for (i, (ditem, litem)) in da.iter().zip(la).enumerate() {
-                self.declared(ditem, Some(litem), &path.item(i.to_string(), Some(i), Some(i)), false);
+                self.path.push_item(i.to_string(), Some(i), Some(i));
+                self.declared(ditem, Some(litem), false);
+                self.path.pop();
             }
         } else {
-            self.push(
-                path,
-                Change::Changed { live: Value::Array(la.to_vec()), desired: Value::Array(da.to_vec()) },
-            );
+            self.push(Change::Changed { live: Value::Array(la.to_vec()), desired: Value::Array(da.to_vec()) });
         }
     }
 
     /// An item of a declared keyed list that Git does not declare.
-    fn extra_item(&mut self, item: &Value, path: &FieldPath) {
+    fn extra_item(&mut self, item: &Value) {
         let drift = match self.attribute {
             Attribution::ManagedFields { .. } => {
-                let writers = self.ctx.managed.touching(self.live_root, path);
+                let writers = self.ctx.managed.touching(self.live_root, &self.path);
                 writers.is_empty() || writers.iter().any(|e| !self.ctx.is_reconciler(&e.actor.manager))
             }
             Attribution::Defaults { .. } => true,
         };
         if drift {
-            self.push(path, Change::Added { live: item.clone() });
+            self.push(Change::Added { live: item.clone() });
         }
     }
 
-    fn undeclared_root(&mut self, lv: &Value, path: &FieldPath) {
+    fn undeclared_root(&mut self, lv: &Value) {
         let skip = match self.attribute {
             Attribution::ManagedFields { foreign } => !foreign,
             Attribution::Defaults { enabled } => !enabled,
@@ -226,80 +240,83 @@ impl Walker<'_, '_> {
         if skip {
             return;
         }
-        match self.undeclared(lv, path) {
-            Outcome::All => self.push(path, Change::Added { live: lv.clone() }),
+        match self.undeclared(lv) {
+            Outcome::All => self.push(Change::Added { live: lv.clone() }),
             Outcome::Some(diffs) => self.out.extend(diffs),
             Outcome::None => {}
         }
     }
 
-    fn undeclared(&self, lv: &Value, path: &FieldPath) -> Outcome {
-        let shape = path.shape();
-        if defaults::explains_subtree(self.ctx.kind, &shape) || defaults::is_empty(lv) {
+    fn undeclared(&mut self, lv: &Value) -> Outcome {
+        if defaults::is_empty(lv) || defaults::explains_subtree(self.ctx.kind, &self.path.shape()) {
             return Outcome::None;
         }
-        let children: Vec<(FieldPath, &Value)> = match lv {
-            Value::Object(m) => m.iter().map(|(k, v)| (path.field(k), v)).collect(),
-            Value::Array(a) => {
-                let key: Option<&[KeyField]> = merge_keys::merge_key(&shape);
-                a.iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let label = key
-                            .and_then(|k| merge_keys::item_key(v, k).map(|vals| merge_keys::label(k, &vals)))
-                            .unwrap_or_else(|| i.to_string());
-                        (path.item(label, Some(i), None), v)
-                    })
-                    .collect()
-            }
-            _ => {
-                return if self.leaf_is_drift(lv, path, &shape) { Outcome::All } else { Outcome::None };
-            }
-        };
         let mut all = true;
         let mut any = false;
+        let mut whole = Vec::new();
         let mut parts = Vec::new();
-        let mut all_paths = Vec::new();
-        for (cp, cv) in children {
-            match self.undeclared(cv, &cp) {
-                Outcome::All => {
-                    any = true;
-                    all_paths.push(Difference { path: cp, change: Change::Added { live: cv.clone() } });
-                }
-                Outcome::None => all = false,
-                Outcome::Some(d) => {
-                    all = false;
-                    any = true;
-                    parts.extend(d);
+        let mut child = |w: &mut Self, cv: &Value| match w.undeclared(cv) {
+            Outcome::All => {
+                any = true;
+                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: cv.clone() } });
+            }
+            Outcome::None => all = false,
+            Outcome::Some(d) => {
+                all = false;
+                any = true;
+                parts.extend(d);
+            }
+        };
+        match lv {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    if normalise::is_dropped(&self.path, k) {
+                        continue;
+                    }
+                    self.path.push_field(k);
+                    child(self, v);
+                    self.path.pop();
                 }
             }
+            Value::Array(a) => {
+                let key: Option<&[KeyField]> = merge_keys::merge_key_at(&self.path);
+                for (i, v) in a.iter().enumerate() {
+                    let label = key
+                        .and_then(|k| merge_keys::item_key(v, k).map(|vals| merge_keys::label(k, &vals)))
+                        .unwrap_or_else(|| i.to_string());
+                    self.path.push_item(label, Some(i), None);
+                    child(self, v);
+                    self.path.pop();
+                }
+            }
+            _ => return if self.leaf_is_drift(lv) { Outcome::All } else { Outcome::None },
         }
         if all && any {
             Outcome::All
         } else if any {
-            all_paths.extend(parts);
-            Outcome::Some(all_paths)
+            whole.extend(parts);
+            Outcome::Some(whole)
         } else {
             Outcome::None
         }
     }
 
-    fn leaf_is_drift(&self, lv: &Value, path: &FieldPath, shape: &[&str]) -> bool {
-        if defaults::explains(self.ctx.kind, shape, lv) {
+    fn leaf_is_drift(&self, lv: &Value) -> bool {
+        if defaults::explains(self.ctx.kind, &self.path.shape(), lv) {
             return false;
         }
         match self.attribute {
             Attribution::ManagedFields { .. } => self
                 .ctx
                 .managed
-                .owners(self.live_root, path)
+                .owners(self.live_root, &self.path)
                 .any(|e| !self.ctx.is_reconciler(&e.actor.manager)),
             Attribution::Defaults { enabled } => enabled,
         }
     }
 
-    fn push(&mut self, path: &FieldPath, change: Change) {
-        self.out.push(Difference { path: path.clone(), change });
+    fn push(&mut self, change: Change) {
+        self.out.push(Difference { path: self.path.clone(), change });
     }
 }
 

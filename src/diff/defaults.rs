@@ -122,6 +122,54 @@ const TABLE: &[Default] = &[
     Default { kinds: &["ServiceAccount"], pattern: "^secrets", expect: Expect::Any },
 ];
 
+/// A row with its pattern split once: steps, each a list of alternatives.
+struct Compiled {
+    row: &'static Default,
+    anchored: bool,
+    steps: Vec<Vec<&'static str>>,
+}
+
+/// The compiled rows, indexed by the last step they match, since every lookup knows its field.
+struct Index {
+    by_last: std::collections::HashMap<&'static str, Vec<Compiled>>,
+}
+
+static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
+    let mut by_last: std::collections::HashMap<&'static str, Vec<Compiled>> = std::collections::HashMap::new();
+    for row in TABLE {
+        let (anchored, pattern) = match row.pattern.strip_prefix('^') {
+            Some(p) => (true, p),
+            None => (false, row.pattern),
+        };
+        let steps: Vec<Vec<&'static str>> = split_pattern(pattern).into_iter().map(|s| s.split('|').collect()).collect();
+        for last in steps.last().cloned().unwrap_or_default() {
+            by_last.entry(last).or_default().push(Compiled { row, anchored, steps: steps.clone() });
+        }
+    }
+    Index { by_last }
+});
+
+/// The rows whose last step is the last step of `shape`.
+fn candidates(shape: &[&str]) -> &'static [Compiled] {
+    shape.last().and_then(|l| INDEX.by_last.get(*l)).map_or(&[], Vec::as_slice)
+}
+
+impl Compiled {
+    fn applies(&self, kind: &str, shape: &[&str]) -> bool {
+        let n = self.steps.len();
+        if n > shape.len() || (self.anchored && n != shape.len()) {
+            return false;
+        }
+        (self.row.kinds.is_empty() || self.row.kinds.contains(&kind))
+            && self
+                .steps
+                .iter()
+                .rev()
+                .zip(shape.iter().rev())
+                .all(|(alts, s)| alts.iter().any(|a| *a == "*" || a == s))
+    }
+}
+
 /// True when a default of the server explains `value` at `shape` in an object of `kind`.
 ///
 /// Empty maps, empty lists and nulls are always explained: they carry no configuration.
@@ -129,10 +177,9 @@ pub fn explains(kind: &str, shape: &[&str], value: &Value) -> bool {
     if is_empty(value) {
         return true;
     }
-    TABLE.iter().any(|row| {
-        (row.kinds.is_empty() || row.kinds.contains(&kind))
-            && matches(row.pattern, shape)
-            && match row.expect {
+    candidates(shape).iter().any(|c| {
+        c.applies(kind, shape)
+            && match c.row.expect {
                 Expect::Any => true,
                 Expect::Str(d) => value.as_str() == Some(d),
                 Expect::Int(d) => value.as_i64() == Some(d),
@@ -144,11 +191,7 @@ pub fn explains(kind: &str, shape: &[&str], value: &Value) -> bool {
 
 /// True when a whole subtree at `shape` is explained whatever it holds (an `Any` row).
 pub fn explains_subtree(kind: &str, shape: &[&str]) -> bool {
-    TABLE.iter().any(|row| {
-        matches!(row.expect, Expect::Any)
-            && (row.kinds.is_empty() || row.kinds.contains(&kind))
-            && matches(row.pattern, shape)
-    })
+    candidates(shape).iter().any(|c| matches!(c.row.expect, Expect::Any) && c.applies(kind, shape))
 }
 
 /// True for null, `{}` and `[]`.
@@ -180,22 +223,6 @@ pub fn is_builtin_group(group: &str) -> bool {
             | "apiextensions.k8s.io"
             | "certificates.k8s.io"
     )
-}
-
-fn matches(pattern: &str, shape: &[&str]) -> bool {
-    let (anchored, pattern) = match pattern.strip_prefix('^') {
-        Some(p) => (true, p),
-        None => (false, pattern),
-    };
-    let steps = split_pattern(pattern);
-    if steps.len() > shape.len() || (anchored && steps.len() != shape.len()) {
-        return false;
-    }
-    let tail = &shape[shape.len() - steps.len()..];
-    steps
-        .iter()
-        .zip(tail)
-        .all(|(p, s)| *p == "*" || p.split('|').any(|alt| alt == *s))
 }
 
 /// Splits a pattern at dots; a quoted step (`"kubernetes.io/metadata.name"`) keeps its dots.

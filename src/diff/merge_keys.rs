@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use super::path::FieldPath;
+
 /// One field of a merge key, with the value the server fills in when it is absent.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyField {
@@ -34,7 +36,17 @@ const KEY: &[KeyField] = &[k("key")];
 /// The merge key of the list at `shape` (map keys, `[]` for items), if it has one.
 pub fn merge_key(shape: &[&str]) -> Option<&'static [KeyField]> {
     let last = *shape.last()?;
-    let parent = shape.len().checked_sub(2).map(|i| shape[i]);
+    let parent_is_item = shape.len() >= 2 && shape[shape.len() - 2] == "[]";
+    merge_key_of(last, parent_is_item)
+}
+
+/// The merge key of the list at `path`, if it has one.
+pub fn merge_key_at(path: &FieldPath) -> Option<&'static [KeyField]> {
+    let (last, parent_is_item) = path.last_field()?;
+    merge_key_of(last, parent_is_item)
+}
+
+fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]> {
     Some(match last {
         "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
         | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "webhooks"
@@ -49,7 +61,7 @@ pub fn merge_key(shape: &[&str]) -> Option<&'static [KeyField]> {
         "tolerations" => KEY,
         "ports" => {
             // a container's ports sit under an item of `containers`; a Service's under `spec`
-            if parent == Some("[]") { CONTAINER_PORT } else { SERVICE_PORT }
+            if parent_is_item { CONTAINER_PORT } else { SERVICE_PORT }
         }
         _ => return None,
     })

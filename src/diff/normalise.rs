@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+use super::path::{FieldPath, Seg};
+
 /// Metadata fields the API server sets; never compared.
 const SERVER_METADATA: &[&str] = &[
     "uid",
@@ -24,27 +26,62 @@ const BOOKKEEPING_ANNOTATIONS: &[&str] = &[
 /// into base64 `data` the way the API server does. `status` stays: the built-in ignore rule
 /// suppresses it, so that its suppression can be explained like any other.
 pub fn normalise(obj: &Value) -> Value {
-    let mut out = obj.clone();
+    let mut out = clone_without_managed_fields(obj);
     if let Some(meta) = out.get_mut("metadata").and_then(Value::as_object_mut) {
         for f in SERVER_METADATA {
-            meta.remove(*f);
+            meta.shift_remove(*f);
         }
         let empty = if let Some(ann) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
             for a in BOOKKEEPING_ANNOTATIONS {
-                ann.remove(*a);
+                ann.shift_remove(*a);
             }
             ann.is_empty()
         } else {
             false
         };
         if empty {
-            meta.remove("annotations");
+            meta.shift_remove("annotations");
         }
     }
     if is_secret(obj) {
         fold_string_data(&mut out);
     }
     out
+}
+
+/// Clones an object but not its managedFields, often its largest and never compared part.
+fn clone_without_managed_fields(obj: &Value) -> Value {
+    let Value::Object(top) = obj else { return obj.clone() };
+    let mut out = Map::with_capacity(top.len());
+    for (k, v) in top {
+        let v = match (k.as_str(), v) {
+            ("metadata", Value::Object(meta)) => Value::Object(
+                meta.iter()
+                    .filter(|(mk, _)| mk.as_str() != "managedFields")
+                    .map(|(mk, mv)| (mk.clone(), mv.clone()))
+                    .collect(),
+            ),
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
+}
+
+/// True when `key` under `path` is a field normalisation drops: server-set metadata and
+/// bookkeeping annotations. The comparison skips these in place instead of copying the object.
+pub fn is_dropped(path: &FieldPath, key: &str) -> bool {
+    match path.0.as_slice() {
+        [Seg::Field(m)] if m == "metadata" => SERVER_METADATA.contains(&key),
+        [Seg::Field(m), Seg::Field(a)] if m == "metadata" && a == "annotations" => BOOKKEEPING_ANNOTATIONS.contains(&key),
+        _ => false,
+    }
+}
+
+/// True when normalising `obj` changes more than the fields [`is_dropped`] skips: a Secret's
+/// `stringData` must be folded into `data`.
+pub fn needs_copy(obj: &Value) -> bool {
+    is_secret(obj)
 }
 
 /// True for core-group Secrets.
@@ -56,7 +93,7 @@ pub fn is_secret(obj: &Value) -> bool {
 /// Moves `stringData` into `data` as base64; `stringData` wins on a shared key, as on the server.
 fn fold_string_data(secret: &mut Value) {
     let Some(obj) = secret.as_object_mut() else { return };
-    let Some(Value::Object(string_data)) = obj.remove("stringData") else { return };
+    let Some(Value::Object(string_data)) = obj.shift_remove("stringData") else { return };
     let data = obj
         .entry("data")
         .or_insert_with(|| Value::Object(Map::new()));

@@ -49,6 +49,30 @@ impl FieldPath {
         Self(v)
     }
 
+    /// Descends into a map key (the path used as a stack).
+    pub fn push_field(&mut self, key: &str) {
+        self.0.push(Seg::Field(key.to_owned()));
+    }
+
+    /// Descends into a list item (the path used as a stack).
+    pub fn push_item(&mut self, label: String, live: Option<usize>, desired: Option<usize>) {
+        self.0.push(Seg::Item { label, live, desired });
+    }
+
+    /// Climbs back up one step.
+    pub fn pop(&mut self) {
+        self.0.pop();
+    }
+
+    /// The last map key, and whether the step before it is a list item.
+    pub fn last_field(&self) -> Option<(&str, bool)> {
+        let n = self.0.len();
+        match self.0.last()? {
+            Seg::Field(k) => Some((k, n >= 2 && matches!(self.0[n - 2], Seg::Item { .. }))),
+            Seg::Item { .. } => None,
+        }
+    }
+
     /// RFC 6901 reference tokens on one side; `None` when an item does not exist there.
     pub fn tokens(&self, side: Side) -> Option<Vec<String>> {
         self.0

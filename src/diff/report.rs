@@ -1,6 +1,7 @@
 //! Drift reports: the status of each resource, its differences with the managers that caused
 //! them, what the ignore rules suppressed and why, and the patch back to Git.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use json_patch::Patch;
@@ -10,7 +11,7 @@ use serde_json::{Map, Value};
 use super::compare::{self, Change, Context, Difference};
 use super::ignore::{Applicable, Rule};
 use super::managed_fields::{Actor, ManagedFields};
-use super::normalise::{is_secret, normalise};
+use super::normalise::{is_secret, needs_copy, normalise};
 use super::path::{Seg, Side};
 use super::{mask, patch};
 use crate::model::ownership::{self, Marker};
@@ -154,16 +155,18 @@ impl DriftReport {
 /// Compares one live object with its desired state.
 pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> ResourceReport {
     let managed = ManagedFields::of(live);
-    let d = normalise(desired);
-    let l = normalise(live);
+    // copying is the largest cost of a comparison, so objects are copied only when needed
+    let d = copy_if_needed(desired);
+    let l = copy_if_needed(live);
+    let (d, l) = (d.as_ref(), l.as_ref());
     let ctx = Context { kind: &key.kind, group: &key.group, managed: &managed, reconcilers: settings.reconcilers };
-    let all = compare::compare(&d, &l, &ctx);
+    let all = compare::compare(d, l, &ctx);
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     if !all.is_empty() {
-        let applicable = Applicable::new(settings.rules, key, &d, &l);
+        let applicable = Applicable::new(settings.rules, key, d, l);
         for diff in all {
-            match applicable.suppression(&diff, &l, &managed) {
+            match applicable.suppression(&diff, l, &managed) {
                 Some(s) => suppressed.push(Suppressed {
                     path: diff.path.to_string(),
                     pointer: pointer(&diff),
@@ -177,8 +180,8 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
     let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
     let (mut live_view, mut desired_view) = (None, None);
     if !kept.is_empty() {
-        let mut lv = project(&d, &kept);
-        let mut dv = d.clone();
+        let mut dv = normalise(d);
+        let mut lv = project(&dv, &kept);
         if is_secret(desired) {
             mask::object_pair(&mut lv, &mut dv);
         }
@@ -196,7 +199,7 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
                 Vec::new()
             } else {
                 managed
-                    .touching(&l, &diff.path)
+                    .touching(l, &diff.path)
                     .into_iter()
                     .filter(|e| !settings.reconcilers.contains(&e.actor.manager))
                     .map(|e| e.actor.clone())
@@ -217,6 +220,10 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
         live_view,
         desired_view,
     }
+}
+
+fn copy_if_needed(v: &Value) -> Cow<'_, Value> {
+    if needs_copy(v) { Cow::Owned(normalise(v)) } else { Cow::Borrowed(v) }
 }
 
 fn pointer(d: &Difference) -> String {

@@ -178,7 +178,7 @@ pub fn load_file(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
 /// Parses a multi-document YAML text; empty documents and comments are skipped, Lists flattened.
 pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
     let docs: Vec<serde_saphyr::Spanned<Value>> =
-        serde_saphyr::from_multiple_with_options(text, yaml_options()).map_err(|e| LoadError::Yaml {
+        serde_saphyr::from_multiple_with_options(text, yaml_options(text.len())).map_err(|e| LoadError::Yaml {
             path: path.to_owned(),
             message: e.to_string().trim_start_matches("error: ").to_owned(),
         })?;
@@ -192,8 +192,21 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadE
 
 /// YAML 1.2 core schema, as kustomize reads it: only `true`/`false` are booleans, so
 /// `namespace: n` or `ENABLED: yes` stay strings instead of turning into YAML 1.1 booleans.
-fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! { strict_booleans: true }
+///
+/// The parser's budget grows with the input: a `kubectl get -o yaml` of a large namespace has
+/// far more than the default 250,000 nodes or 1,024 documents. Alias limits stay at their
+/// defaults, which is what guards against alias bombs.
+fn yaml_options(len: usize) -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_documents: len.max(1_024),
+            max_nodes: len.max(250_000),
+            max_events: len.saturating_mul(2).max(1_000_000),
+            max_total_scalar_bytes: len.max(64 << 20),
+            max_depth: 256,
+        },
+    }
 }
 
 /// Parses a JSON text holding one object or a List.
