@@ -54,7 +54,7 @@ pub struct Context<'a> {
     /// The object's group: the defaults fallback applies to built-in groups only.
     pub group: &'a str,
     /// The live object's managedFields.
-    pub managed: &'a ManagedFields,
+    pub managed: &'a ManagedFields<'a>,
     /// Field managers whose writes are the reconcilers'.
     pub reconcilers: &'a [String],
 }
@@ -66,7 +66,7 @@ impl Context<'_> {
 
     /// True when some entry by a non-reconciler exists, so undeclared fields can be attributed.
     fn has_foreign_writers(&self) -> bool {
-        self.managed.entries.iter().any(|e| !self.is_reconciler(&e.actor.manager))
+        self.managed.entries.iter().any(|e| !self.is_reconciler(e.manager))
     }
 }
 
@@ -124,11 +124,11 @@ impl Walker<'_, '_> {
                             continue;
                         }
                         self.path.push_field(k);
-                        self.declared(dv, lm.get(k), false);
+                        self.declared(dv, lookup(lm, k), false);
                         self.path.pop();
                     }
                     for (k, lv) in lm {
-                        if !dm.contains_key(k) && !normalise::is_dropped(&self.path, k) {
+                        if lookup(dm, k).is_none() && !normalise::is_dropped(&self.path, k) {
                             self.path.push_field(k);
                             self.undeclared_root(lv);
                             self.path.pop();
@@ -223,7 +223,7 @@ impl Walker<'_, '_> {
         let drift = match self.attribute {
             Attribution::ManagedFields { .. } => {
                 let writers = self.ctx.managed.touching(self.live_root, &self.path);
-                writers.is_empty() || writers.iter().any(|e| !self.ctx.is_reconciler(&e.actor.manager))
+                writers.is_empty() || writers.iter().any(|e| !self.ctx.is_reconciler(e.manager))
             }
             Attribution::Defaults { .. } => true,
         };
@@ -310,7 +310,7 @@ impl Walker<'_, '_> {
                 .ctx
                 .managed
                 .owners(self.live_root, &self.path)
-                .any(|e| !self.ctx.is_reconciler(&e.actor.manager)),
+                .any(|e| !self.ctx.is_reconciler(e.manager)),
             Attribution::Defaults { enabled } => enabled,
         }
     }
@@ -318,6 +318,11 @@ impl Walker<'_, '_> {
     fn push(&mut self, change: Change) {
         self.out.push(Difference { path: self.path.clone(), change });
     }
+}
+
+/// Looks a key up; small maps (nearly all of a manifest's) are scanned, which beats hashing.
+fn lookup<'v>(map: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if map.len() <= 16 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
 }
 
 /// Scalar equality: numbers by value, quantities by amount where the path holds quantities.

@@ -347,11 +347,11 @@ impl<'r> Applicable<'r> {
                 let owner = managed
                     .touching(live, &diff.path)
                     .into_iter()
-                    .find(|e| rule.managers.contains(&e.actor.manager));
+                    .find(|e| rule.managers.iter().any(|m| m == e.manager));
                 if let Some(e) = owner {
                     return Some(Suppression {
                         rule: rule.origin.clone(),
-                        matched: format!("managedFieldsManagers {}", e.actor.manager),
+                        matched: format!("managedFieldsManagers {}", e.manager),
                     });
                 }
             }

@@ -55,41 +55,35 @@ struct Node {
     dot: bool,
 }
 
-/// One entry: its actor and its parsed field set.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// Who.
-    pub actor: Actor,
-    root: Node,
+/// One entry, borrowed from the live object. Its field set is parsed on first use: most
+/// comparisons settle every field from the defaults table and never need it.
+#[derive(Debug)]
+pub struct Entry<'a> {
+    /// The field manager.
+    pub manager: &'a str,
+    raw: &'a Value,
+    root: std::cell::OnceCell<Node>,
 }
 
 /// All managedFields entries of one live object.
-#[derive(Debug, Clone, Default)]
-pub struct ManagedFields {
+#[derive(Debug, Default)]
+pub struct ManagedFields<'a> {
     /// The entries in the order the API lists them.
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Entry<'a>>,
 }
 
-impl ManagedFields {
+impl<'a> ManagedFields<'a> {
     /// Reads the entries of an object; malformed entries are passed over.
-    pub fn of(obj: &Value) -> Self {
-        let Some(list) = obj.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+    pub fn of(obj: &'a Value) -> Self {
+        let Some(list) = obj.get("metadata").and_then(|m| m.get("managedFields")).and_then(Value::as_array) else {
             return Self::default();
         };
         let entries = list
             .iter()
             .filter_map(|e| {
-                let manager = e.get("manager")?.as_str()?.to_owned();
-                let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_owned);
-                Some(Entry {
-                    actor: Actor {
-                        manager,
-                        operation: s("operation").unwrap_or_default(),
-                        time: s("time"),
-                        subresource: s("subresource"),
-                    },
-                    root: parse_node(e.get("fieldsV1")?),
-                })
+                let manager = e.get("manager")?.as_str()?;
+                e.get("fieldsV1")?;
+                Some(Entry { manager, raw: e, root: std::cell::OnceCell::new() })
             })
             .collect();
         Self { entries }
@@ -101,18 +95,32 @@ impl ManagedFields {
     }
 
     /// The entries that own the node at `path` of `live`, or an atomic ancestor of it.
-    pub fn owners<'a>(&'a self, live: &Value, path: &FieldPath) -> impl Iterator<Item = &'a Entry> {
-        let found: Vec<&Entry> = self.entries.iter().filter(|e| e.owns(live, path)).collect();
-        found.into_iter()
+    pub fn owners<'s>(&'s self, live: &'s Value, path: &'s FieldPath) -> impl Iterator<Item = &'s Entry<'a>> {
+        self.entries.iter().filter(move |e| e.owns(live, path))
     }
 
     /// The entries that own the node at `path` or anything under it.
-    pub fn touching<'a>(&'a self, live: &Value, path: &FieldPath) -> Vec<&'a Entry> {
+    pub fn touching(&self, live: &Value, path: &FieldPath) -> Vec<&Entry<'a>> {
         self.entries.iter().filter(|e| e.touches(live, path)).collect()
     }
 }
 
-impl Entry {
+impl Entry<'_> {
+    /// Who wrote this entry, as reported.
+    pub fn actor(&self) -> Actor {
+        let s = |k: &str| self.raw.get(k).and_then(Value::as_str).map(str::to_owned);
+        Actor {
+            manager: self.manager.to_owned(),
+            operation: s("operation").unwrap_or_default(),
+            time: s("time"),
+            subresource: s("subresource"),
+        }
+    }
+
+    fn root(&self) -> &Node {
+        self.root.get_or_init(|| self.raw.get("fieldsV1").map(parse_node).unwrap_or_default())
+    }
+
     /// True when this entry owns the node at `path`, or an ancestor recorded as a whole.
     pub fn owns(&self, live: &Value, path: &FieldPath) -> bool {
         matches!(self.walk(live, path), Walk::Found | Walk::AtomicAncestor)
@@ -124,7 +132,7 @@ impl Entry {
     }
 
     fn walk(&self, live: &Value, path: &FieldPath) -> Walk {
-        let mut node = &self.root;
+        let mut node = self.root();
         let mut value = Some(live);
         for (i, seg) in path.0.iter().enumerate() {
             if i > 0 && node.children.is_empty() && !node.dot {
@@ -227,7 +235,7 @@ mod tests {
     }
 
     fn managers(mf: &ManagedFields, live: &Value, p: &FieldPath) -> Vec<String> {
-        mf.owners(live, p).map(|e| e.actor.manager.clone()).collect()
+        mf.owners(live, p).map(|e| e.manager.to_owned()).collect()
     }
 
     #[test]
@@ -254,7 +262,7 @@ mod tests {
         let mf = ManagedFields::of(&l);
         let p = FieldPath::default().field("spec").field("replicas");
         assert_eq!(managers(&mf, &l, &p), ["kubectl"]);
-        assert_eq!(mf.entries[1].actor.to_string(), "kubectl (/scale)");
+        assert_eq!(mf.entries[1].actor().to_string(), "kubectl (/scale)");
     }
 
     #[test]
@@ -262,7 +270,7 @@ mod tests {
         let l = live();
         let mf = ManagedFields::of(&l);
         let c = container(FieldPath::default());
-        let names: Vec<_> = mf.touching(&l, &c).iter().map(|e| e.actor.manager.clone()).collect();
+        let names: Vec<_> = mf.touching(&l, &c).iter().map(|e| e.manager.to_owned()).collect();
         assert_eq!(names, ["argocd-controller", "kubectl-patch"]);
     }
 }

@@ -201,8 +201,8 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
                 managed
                     .touching(l, &diff.path)
                     .into_iter()
-                    .filter(|e| !settings.reconcilers.contains(&e.actor.manager))
-                    .map(|e| e.actor.clone())
+                    .filter(|e| !settings.reconcilers.iter().any(|r| r == e.manager))
+                    .map(|e| e.actor())
                     .collect()
             };
             Reported { path: diff.path.to_string(), pointer: pointer(&diff), change: diff.change, actors }
