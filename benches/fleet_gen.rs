@@ -27,20 +27,30 @@ pub fn desired(i: usize) -> Value {
 
 /// The live Deployment number `i`, with defaults, status and managedFields.
 pub fn live(i: usize) -> Value {
-    let drifted = i % 10 == 0;
-    let image = if drifted { "registry.example.com/app:hotfix".to_owned() } else { format!("registry.example.com/app:{}", i % 50) };
-    let mut env = vec![json!({"name": "LOG_LEVEL", "value": "info"}), json!({"name": "REGION", "value": "eu-west-1"})];
-    let mut managed = vec![json!({
-        "manager": "argocd-controller", "operation": "Apply", "apiVersion": "apps/v1", "time": "2026-11-28T02:03:09Z", "fieldsType": "FieldsV1",
-        "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}, "f:team": {}}}, "f:spec": {"f:replicas": {}, "f:selector": {},
-            "f:template": {"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {
-                ".": {}, "f:env": {"k:{\"name\":\"LOG_LEVEL\"}": {".": {}, "f:name": {}, "f:value": {}}, "k:{\"name\":\"REGION\"}": {".": {}, "f:name": {}, "f:value": {}}},
-                "f:image": {}, "f:name": {}, "f:ports": {"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}, "f:name": {}}},
-                "f:resources": {"f:limits": {"f:cpu": {}, "f:memory": {}}, "f:requests": {"f:cpu": {}, "f:memory": {}}}}}}}}}
-    }), json!({
-        "manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1", "subresource": "status", "time": "2026-11-28T02:03:12Z", "fieldsType": "FieldsV1",
-        "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}, "f:status": {"f:availableReplicas": {}, "f:conditions": {}, "f:observedGeneration": {}, "f:readyReplicas": {}, "f:replicas": {}, "f:updatedReplicas": {}}}
-    })];
+    let drifted = i.is_multiple_of(10);
+    let image = if drifted {
+        "registry.example.com/app:hotfix".to_owned()
+    } else {
+        format!("registry.example.com/app:{}", i % 50)
+    };
+    let mut env = vec![
+        json!({"name": "LOG_LEVEL", "value": "info"}),
+        json!({"name": "REGION", "value": "eu-west-1"}),
+    ];
+    let mut managed = vec![
+        json!({
+            "manager": "argocd-controller", "operation": "Apply", "apiVersion": "apps/v1", "time": "2026-11-28T02:03:09Z", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}, "f:team": {}}}, "f:spec": {"f:replicas": {}, "f:selector": {},
+                "f:template": {"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {
+                    ".": {}, "f:env": {"k:{\"name\":\"LOG_LEVEL\"}": {".": {}, "f:name": {}, "f:value": {}}, "k:{\"name\":\"REGION\"}": {".": {}, "f:name": {}, "f:value": {}}},
+                    "f:image": {}, "f:name": {}, "f:ports": {"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}, "f:name": {}}},
+                    "f:resources": {"f:limits": {"f:cpu": {}, "f:memory": {}}, "f:requests": {"f:cpu": {}, "f:memory": {}}}}}}}}}
+        }),
+        json!({
+            "manager": "kube-controller-manager", "operation": "Update", "apiVersion": "apps/v1", "subresource": "status", "time": "2026-11-28T02:03:12Z", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:deployment.kubernetes.io/revision": {}}}, "f:status": {"f:availableReplicas": {}, "f:conditions": {}, "f:observedGeneration": {}, "f:readyReplicas": {}, "f:replicas": {}, "f:updatedReplicas": {}}}
+        }),
+    ];
     if drifted {
         env.push(json!({"name": "DEBUG", "value": "true"}));
         managed.push(json!({"manager": "kubectl-edit", "operation": "Update", "apiVersion": "apps/v1", "time": "2026-11-28T03:00:00Z", "fieldsType": "FieldsV1",

@@ -31,9 +31,15 @@ fn key() -> impl Strategy<Value = String> {
 fn tree() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(4, 48, 5, |inner| {
         prop_oneof![
-            prop::collection::btree_map(key(), inner.clone(), 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(key(), inner.clone(), 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
             prop::collection::vec(scalar(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z]{1,4}", prop::collection::btree_map(key(), inner, 0..3), 0..4).prop_map(|items| {
+            prop::collection::btree_map(
+                "[a-z]{1,4}",
+                prop::collection::btree_map(key(), inner, 0..3),
+                0..4
+            )
+            .prop_map(|items| {
                 Value::Array(
                     items
                         .into_iter()
@@ -48,13 +54,17 @@ fn tree() -> impl Strategy<Value = Value> {
     })
 }
 
-fn object(spec: Value) -> Value {
+fn object(spec: &Value) -> Value {
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "p", "namespace": "n"}, "spec": spec})
 }
 
 fn settings(rules: &[Rule]) -> Settings<'_> {
     static RECONCILERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    Settings { rules, reconcilers: RECONCILERS.get_or_init(|| vec!["argocd-controller".into()]), instance_label: false }
+    Settings {
+        rules,
+        reconcilers: RECONCILERS.get_or_init(|| vec!["argocd-controller".into()]),
+        instance_label: false,
+    }
 }
 
 fn key_of() -> ResourceKey {
@@ -66,15 +76,15 @@ proptest! {
 
     #[test]
     fn an_object_compared_with_itself_has_no_drift(spec in tree()) {
-        let obj = object(spec);
+        let obj = object(&spec);
         let r = diff_resource(&key_of(), &obj, &obj, settings(&[Rule::status()]));
         prop_assert_eq!(r.status, Status::Synced, "{:?}", r.differences);
     }
 
     #[test]
     fn the_patch_brings_live_back_to_git(desired in tree(), live in tree()) {
-        let desired = object(desired);
-        let mut live = object(live);
+        let desired = object(&desired);
+        let mut live = object(&live);
         let r = diff_resource(&key_of(), &desired, &live, settings(&[Rule::status()]));
         json_patch::patch(&mut live, &r.patch).map_err(|e| TestCaseError::fail(format!("{e}: {:?}", r.patch)))?;
         let after = diff_resource(&key_of(), &desired, &live, settings(&[Rule::status()]));

@@ -63,7 +63,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         sources.push((None, config.rules(None)?, render::render_set(path, ns)?));
     } else {
         let selected: Vec<_> = match &args.source {
-            Some(name) => vec![config.source(name).with_context(|| format!("no source named {name:?} in the config"))?],
+            Some(name) => vec![
+                config
+                    .source(name)
+                    .with_context(|| format!("no source named {name:?} in the config"))?,
+            ],
             None => config.sources.iter().collect(),
         };
         if selected.is_empty() {
@@ -71,7 +75,10 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
         for src in selected {
             if src.git.is_some() {
-                bail!("source {:?}: Git sources are not supported by this build; use a local path", src.name);
+                bail!(
+                    "source {:?}: Git sources are not supported by this build; use a local path",
+                    src.name
+                );
             }
             let set = render::render_set(&src.path, src.namespace.as_deref().or(ns))?;
             sources.push((Some(src.name.clone()), config.rules(Some(&src.name))?, set));
@@ -79,10 +86,17 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     }
 
     let live = load_live(&args.live, ns)?;
-    let declared: BTreeSet<ResourceKey> = sources.iter().flat_map(|(_, _, set)| set.keys().cloned()).collect();
+    let declared: BTreeSet<ResourceKey> = sources
+        .iter()
+        .flat_map(|(_, _, set)| set.keys().cloned())
+        .collect();
     let mut report = DriftReport::default();
     for (name, rules, desired) in &sources {
-        let settings = Settings { rules, reconcilers: &reconcilers, instance_label: config.ownership.instance_label };
+        let settings = Settings {
+            rules,
+            reconcilers: &reconcilers,
+            instance_label: config.ownership.instance_label,
+        };
         let start = report.resources.len();
         report::diff_sets(desired, &live, settings, &mut report);
         for r in &mut report.resources[start..] {
@@ -90,23 +104,35 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
     }
     let base_rules = config.rules(None)?;
-    let settings = Settings { rules: &base_rules, reconcilers: &reconcilers, instance_label: config.ownership.instance_label };
+    let settings = Settings {
+        rules: &base_rules,
+        reconcilers: &reconcilers,
+        instance_label: config.ownership.instance_label,
+    };
     report::extras(&live, &declared, settings, &mut report);
 
     let mut out = std::io::stdout().lock();
     match args.output {
-        Format::Text => out.write_all(text::render(&report, Style::new(args.color.enabled())).as_bytes())?,
+        Format::Text => {
+            out.write_all(text::render(&report, Style::new(args.color.enabled())).as_bytes())?;
+        }
         Format::Json => {
             serde_json::to_writer_pretty(&mut out, &report)?;
             out.write_all(b"\n")?;
         }
     }
-    Ok(if report.summary.in_sync() { super::EXIT_OK } else { super::EXIT_DRIFT })
+    Ok(if report.summary.in_sync() {
+        super::EXIT_OK
+    } else {
+        super::EXIT_DRIFT
+    })
 }
 
 fn load_live(live: &str, ns: Option<&str>) -> anyhow::Result<BTreeMap<ResourceKey, Manifest>> {
     if live == "cluster" {
-        bail!("--live cluster needs the cluster connection, which this build does not have yet; give a file or folder");
+        bail!(
+            "--live cluster needs the cluster connection, which this build does not have yet; give a file or folder"
+        );
     }
     let docs = if live == "-" {
         let mut text = String::new();

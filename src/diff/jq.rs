@@ -26,13 +26,28 @@ impl JqPath {
     pub fn compile(expr: &str) -> Result<Self, String> {
         // `path(f)` yields the paths `f` selects; wrapping keeps user syntax exactly jq's
         let code = format!("path({expr})");
-        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
-        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let modules = loader
-            .load(&arena, File { code: code.as_str(), path: () })
-            .map_err(|errs| format!("cannot parse jq expression {expr:?} ({} error(s))", errs.len()))?;
+            .load(
+                &arena,
+                File {
+                    code: code.as_str(),
+                    path: (),
+                },
+            )
+            .map_err(|errs| {
+                format!(
+                    "cannot parse jq expression {expr:?} ({} error(s))",
+                    errs.len()
+                )
+            })?;
         let filter = Compiler::default()
             .with_funs(funs)
             .compile(modules)
@@ -41,9 +56,15 @@ impl JqPath {
                     .iter()
                     .flat_map(|(_, es)| es.iter().map(|(name, _)| (*name).to_owned()))
                     .collect();
-                format!("jq expression {expr:?} uses undefined names: {}", names.join(", "))
+                format!(
+                    "jq expression {expr:?} uses undefined names: {}",
+                    names.join(", ")
+                )
             })?;
-        Ok(Self { source: expr.to_owned(), filter })
+        Ok(Self {
+            source: expr.to_owned(),
+            filter,
+        })
     }
 
     /// The expression as written.
@@ -54,13 +75,19 @@ impl JqPath {
     /// The paths the expression selects in `input`, as JSON pointer tokens. Errors while
     /// running (a type mismatch on this object) select nothing, as in Argo CD.
     pub fn paths(&self, input: &Value) -> Vec<Vec<String>> {
-        let Ok(bytes) = serde_json::to_vec(input) else { return Vec::new() };
-        let Ok(val) = jaq_json::read::parse_single(&bytes) else { return Vec::new() };
+        let Ok(bytes) = serde_json::to_vec(input) else {
+            return Vec::new();
+        };
+        let Ok(val) = jaq_json::read::parse_single(&bytes) else {
+            return Vec::new();
+        };
         let ctx = Ctx::<data::JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
         let mut out = Vec::new();
         for result in self.filter.id.run((ctx, val)).map(unwrap_valr) {
             let Ok(path) = result else { continue };
-            let Ok(Value::Array(steps)) = serde_json::from_str::<Value>(&path.to_string()) else { continue };
+            let Ok(Value::Array(steps)) = serde_json::from_str::<Value>(&path.to_string()) else {
+                continue;
+            };
             let tokens: Option<Vec<String>> = steps
                 .iter()
                 .map(|s| match s {
@@ -84,9 +111,14 @@ mod tests {
 
     #[test]
     fn selects_container_by_name() {
-        let q = JqPath::compile(r#".spec.template.spec.containers[] | select(.name == "istio-proxy")"#).unwrap();
+        let q =
+            JqPath::compile(r#".spec.template.spec.containers[] | select(.name == "istio-proxy")"#)
+                .unwrap();
         let obj = json!({"spec": {"template": {"spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]}}}});
-        assert_eq!(q.paths(&obj), vec![vec!["spec", "template", "spec", "containers", "1"]]);
+        assert_eq!(
+            q.paths(&obj),
+            vec![vec!["spec", "template", "spec", "containers", "1"]]
+        );
     }
 
     #[test]

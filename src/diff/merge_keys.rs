@@ -17,10 +17,16 @@ pub struct KeyField {
 }
 
 const fn k(name: &'static str) -> KeyField {
-    KeyField { name, default: None }
+    KeyField {
+        name,
+        default: None,
+    }
 }
 
-const PROTOCOL: KeyField = KeyField { name: "protocol", default: Some("TCP") };
+const PROTOCOL: KeyField = KeyField {
+    name: "protocol",
+    default: Some("TCP"),
+};
 const NAME: &[KeyField] = &[k("name")];
 const CONTAINER_PORT: &[KeyField] = &[k("containerPort"), PROTOCOL];
 const SERVICE_PORT: &[KeyField] = &[k("port"), PROTOCOL];
@@ -48,9 +54,17 @@ pub fn merge_key_at(path: &FieldPath) -> Option<&'static [KeyField]> {
 
 fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]> {
     Some(match last {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "webhooks"
-        | "secrets" | "claims" => NAME,
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates"
+        | "webhooks"
+        | "secrets"
+        | "claims" => NAME,
         "volumeMounts" => MOUNT_PATH,
         "volumeDevices" => DEVICE_PATH,
         "hostAliases" => IP,
@@ -61,7 +75,11 @@ fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]>
         "tolerations" => KEY,
         "ports" => {
             // a container's ports sit under an item of `containers`; a Service's under `spec`
-            if parent_is_item { CONTAINER_PORT } else { SERVICE_PORT }
+            if parent_is_item {
+                CONTAINER_PORT
+            } else {
+                SERVICE_PORT
+            }
         }
         _ => return None,
     })

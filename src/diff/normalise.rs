@@ -51,7 +51,9 @@ pub fn normalise(obj: &Value) -> Value {
 
 /// Clones an object but not its managedFields, often its largest and never compared part.
 fn clone_without_managed_fields(obj: &Value) -> Value {
-    let Value::Object(top) = obj else { return obj.clone() };
+    let Value::Object(top) = obj else {
+        return obj.clone();
+    };
     let mut out = Map::with_capacity(top.len());
     for (k, v) in top {
         let v = match (k.as_str(), v) {
@@ -73,7 +75,9 @@ fn clone_without_managed_fields(obj: &Value) -> Value {
 pub fn is_dropped(path: &FieldPath, key: &str) -> bool {
     match path.0.as_slice() {
         [Seg::Field(m)] if m == "metadata" => SERVER_METADATA.contains(&key),
-        [Seg::Field(m), Seg::Field(a)] if m == "metadata" && a == "annotations" => BOOKKEEPING_ANNOTATIONS.contains(&key),
+        [Seg::Field(m), Seg::Field(a)] if m == "metadata" && a == "annotations" => {
+            BOOKKEEPING_ANNOTATIONS.contains(&key)
+        }
         _ => false,
     }
 }
@@ -92,8 +96,12 @@ pub fn is_secret(obj: &Value) -> bool {
 
 /// Moves `stringData` into `data` as base64; `stringData` wins on a shared key, as on the server.
 fn fold_string_data(secret: &mut Value) {
-    let Some(obj) = secret.as_object_mut() else { return };
-    let Some(Value::Object(string_data)) = obj.shift_remove("stringData") else { return };
+    let Some(obj) = secret.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = obj.shift_remove("stringData") else {
+        return;
+    };
     let data = obj
         .entry("data")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -116,7 +124,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for (i, s) in sextets.iter().enumerate() {
@@ -142,13 +154,19 @@ mod tests {
             "creationTimestamp": "t", "managedFields": [], "selfLink": "/x",
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
                             "deployment.kubernetes.io/revision": "3"}}});
-        assert_eq!(normalise(&live), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}));
+        assert_eq!(
+            normalise(&live),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}})
+        );
     }
 
     #[test]
     fn keeps_other_annotations() {
         let live = json!({"metadata": {"annotations": {"a": "b", "deployment.kubernetes.io/revision": "3"}}});
-        assert_eq!(normalise(&live), json!({"metadata": {"annotations": {"a": "b"}}}));
+        assert_eq!(
+            normalise(&live),
+            json!({"metadata": {"annotations": {"a": "b"}}})
+        );
     }
 
     #[test]

@@ -14,7 +14,10 @@ fn parse(v: &Value) -> Option<Exact> {
     match v {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                Some(Exact { num: i128::from(i), den_exp10: 0 })
+                Some(Exact {
+                    num: i128::from(i),
+                    den_exp10: 0,
+                })
             } else {
                 parse_str(&n.to_string())
             }
@@ -31,7 +34,9 @@ fn parse_str(s: &str) -> Option<Exact> {
         b'+' => (1, &s[1..]),
         _ => (1, s),
     };
-    let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let num_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (number, suffix) = s.split_at(num_end);
     if number.is_empty() || number == "." {
         return None;
@@ -63,16 +68,24 @@ fn parse_str(s: &str) -> Option<Exact> {
         "P" => exp10 += 15,
         "E" => exp10 += 18,
         other => {
-            let e = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
+            let e = other
+                .strip_prefix('e')
+                .or_else(|| other.strip_prefix('E'))?;
             exp10 += e.parse::<i64>().ok()?;
         }
     }
     num = num.checked_mul(1i128.checked_shl(mul2)?)?;
     if exp10 >= 0 {
         num = num.checked_mul(10i128.checked_pow(u32::try_from(exp10).ok()?)?)?;
-        Some(Exact { num: sign * num, den_exp10: 0 })
+        Some(Exact {
+            num: sign * num,
+            den_exp10: 0,
+        })
     } else {
-        Some(Exact { num: sign * num, den_exp10: u32::try_from(-exp10).ok()? })
+        Some(Exact {
+            num: sign * num,
+            den_exp10: u32::try_from(-exp10).ok()?,
+        })
     }
 }
 
@@ -91,14 +104,26 @@ pub fn equal(a: &Value, b: &Value) -> bool {
 
 /// True for paths whose values are quantities: resource lists and sizes.
 pub fn is_quantity_path(shape: &[&str]) -> bool {
-    let Some(last) = shape.last() else { return false };
+    let Some(last) = shape.last() else {
+        return false;
+    };
     if matches!(*last, "sizeLimit" | "storage") {
         return true;
     }
     shape.len() >= 2
         && matches!(
             shape[shape.len() - 2],
-            "limits" | "requests" | "hard" | "capacity" | "allocatable" | "overhead" | "default" | "defaultRequest" | "max" | "min" | "maxLimitRequestRatio"
+            "limits"
+                | "requests"
+                | "hard"
+                | "capacity"
+                | "allocatable"
+                | "overhead"
+                | "default"
+                | "defaultRequest"
+                | "max"
+                | "min"
+                | "maxLimitRequestRatio"
         )
 }
 
@@ -115,7 +140,7 @@ mod tests {
         assert!(equal(&json!("0.5"), &json!("500m")));
         assert!(equal(&json!("1k"), &json!("1000")));
         assert!(equal(&json!("1e3"), &json!("1k")));
-        assert!(equal(&json!("128974848"), &json!("129e6")) == false);
+        assert!(!equal(&json!("128974848"), &json!("129e6")));
         assert!(equal(&json!("129e6"), &json!("129M")));
         assert!(!equal(&json!("1Gi"), &json!("1G")));
         assert!(!equal(&json!("100m"), &json!("200m")));
@@ -125,8 +150,20 @@ mod tests {
 
     #[test]
     fn quantity_paths() {
-        assert!(is_quantity_path(&["spec", "containers", "[]", "resources", "limits", "cpu"]));
-        assert!(is_quantity_path(&["spec", "resources", "requests", "storage"]));
+        assert!(is_quantity_path(&[
+            "spec",
+            "containers",
+            "[]",
+            "resources",
+            "limits",
+            "cpu"
+        ]));
+        assert!(is_quantity_path(&[
+            "spec",
+            "resources",
+            "requests",
+            "storage"
+        ]));
         assert!(is_quantity_path(&["emptyDir", "sizeLimit"]));
         assert!(!is_quantity_path(&["data", "cpu"]));
     }

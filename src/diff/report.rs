@@ -153,13 +153,23 @@ impl DriftReport {
 }
 
 /// Compares one live object with its desired state.
-pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> ResourceReport {
+pub fn diff_resource(
+    key: &ResourceKey,
+    desired: &Value,
+    live: &Value,
+    settings: Settings<'_>,
+) -> ResourceReport {
     let managed = ManagedFields::of(live);
     // copying is the largest cost of a comparison, so objects are copied only when needed
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
     let (d, l) = (d.as_ref(), l.as_ref());
-    let ctx = Context { kind: &key.kind, group: &key.group, managed: &managed, reconcilers: settings.reconcilers };
+    let ctx = Context {
+        kind: &key.kind,
+        group: &key.group,
+        managed: &managed,
+        reconcilers: settings.reconcilers,
+    };
     let all = compare::compare(d, l, &ctx);
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
@@ -177,7 +187,11 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
             }
         }
     }
-    let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
+    let status = if kept.is_empty() {
+        Status::Synced
+    } else {
+        Status::OutOfSync
+    };
     let (mut live_view, mut desired_view) = (None, None);
     if !kept.is_empty() {
         let mut dv = normalise(d);
@@ -202,10 +216,15 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
                     .touching(l, &diff.path)
                     .into_iter()
                     .filter(|e| !settings.reconcilers.iter().any(|r| r == e.manager))
-                    .map(|e| e.actor())
+                    .map(super::managed_fields::Entry::actor)
                     .collect()
             };
-            Reported { path: diff.path.to_string(), pointer: pointer(&diff), change: diff.change, actors }
+            Reported {
+                path: diff.path.to_string(),
+                pointer: pointer(&diff),
+                change: diff.change,
+                actors,
+            }
         })
         .collect();
     ResourceReport {
@@ -223,11 +242,18 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
 }
 
 fn copy_if_needed(v: &Value) -> Cow<'_, Value> {
-    if needs_copy(v) { Cow::Owned(normalise(v)) } else { Cow::Borrowed(v) }
+    if needs_copy(v) {
+        Cow::Owned(normalise(v))
+    } else {
+        Cow::Borrowed(v)
+    }
 }
 
 fn pointer(d: &Difference) -> String {
-    d.path.pointer(Side::Live).or_else(|| d.path.pointer(Side::Desired)).unwrap_or_default()
+    d.path
+        .pointer(Side::Live)
+        .or_else(|| d.path.pointer(Side::Desired))
+        .unwrap_or_default()
 }
 
 /// Compares every desired object with its live counterpart: Synced, OutOfSync or Missing.
@@ -306,7 +332,11 @@ fn project(desired: &Value, diffs: &[Difference]) -> Value {
     for d in diffs {
         match &d.change {
             Change::Changed { live, .. } => {
-                if let Some(slot) = d.path.pointer(Side::Desired).and_then(|p| view.pointer_mut(&p)) {
+                if let Some(slot) = d
+                    .path
+                    .pointer(Side::Desired)
+                    .and_then(|p| view.pointer_mut(&p))
+                {
                     *slot = live.clone();
                 }
             }
@@ -327,7 +357,9 @@ fn project(desired: &Value, diffs: &[Difference]) -> Value {
 
 /// Puts an added live value into the view, creating undeclared maps on the way.
 fn insert(view: &mut Value, path: &[Seg], value: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = view;
     for seg in parents {
         cur = match seg {
@@ -335,10 +367,15 @@ fn insert(view: &mut Value, path: &[Seg], value: Value) {
                 if !cur.is_object() {
                     return;
                 }
-                let Some(map) = cur.as_object_mut() else { return };
-                map.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()))
+                let Some(map) = cur.as_object_mut() else {
+                    return;
+                };
+                map.entry(k.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
             }
-            Seg::Item { desired: Some(i), .. } => match cur.get_mut(*i) {
+            Seg::Item {
+                desired: Some(i), ..
+            } => match cur.get_mut(*i) {
                 Some(next) => next,
                 None => return,
             },
@@ -355,17 +392,19 @@ fn insert(view: &mut Value, path: &[Seg], value: Value) {
 }
 
 fn remove(view: &mut Value, tokens: &[String]) {
-    let Some((last, parents)) = tokens.split_last() else { return };
+    let Some((last, parents)) = tokens.split_last() else {
+        return;
+    };
     let parent_ptr = crate::diff::path::pointer_of(parents);
     match view.pointer_mut(&parent_ptr) {
         Some(Value::Object(m)) => {
             m.shift_remove(last);
         }
         Some(Value::Array(a)) => {
-            if let Ok(i) = last.parse::<usize>() {
-                if i < a.len() {
-                    a.remove(i);
-                }
+            if let Ok(i) = last.parse::<usize>()
+                && i < a.len()
+            {
+                a.remove(i);
             }
         }
         _ => {}
@@ -380,7 +419,11 @@ mod tests {
     fn settings(rules: &[Rule]) -> Settings<'_> {
         static RECONCILERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
         let r = RECONCILERS.get_or_init(|| vec!["argocd-controller".to_owned()]);
-        Settings { rules, reconcilers: r, instance_label: false }
+        Settings {
+            rules,
+            reconcilers: r,
+            instance_label: false,
+        }
     }
 
     fn key() -> ResourceKey {
@@ -392,13 +435,17 @@ mod tests {
         let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "a"}]}}}});
         let mut live = desired.clone();
         live["spec"]["replicas"] = json!(5);
-        live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "X", "value": "1"}]);
+        live["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "X", "value": "1"}]);
         let rules = [Rule::status()];
         let r = diff_resource(&key(), &desired, &live, settings(&rules));
         assert_eq!(r.status, Status::OutOfSync);
         let lv = r.live_view.unwrap();
         assert_eq!(lv["spec"]["replicas"], 5);
-        assert_eq!(lv["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"], "X");
+        assert_eq!(
+            lv["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"],
+            "X"
+        );
     }
 
     #[test]
@@ -416,8 +463,18 @@ mod tests {
         let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"P": "hunter2"}});
         let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"P": "b3RoZXI=", "EXTRA": "c2VjcmV0"}});
         let rules = [Rule::status()];
-        let r = diff_resource(&ResourceKey::new("", "Secret", None, "s"), &desired, &live, settings(&rules));
-        let text = format!("{}{:?}{:?}", serde_json::to_string(&r).unwrap(), r.live_view, r.desired_view);
+        let r = diff_resource(
+            &ResourceKey::new("", "Secret", None, "s"),
+            &desired,
+            &live,
+            settings(&rules),
+        );
+        let text = format!(
+            "{}{:?}{:?}",
+            serde_json::to_string(&r).unwrap(),
+            r.live_view,
+            r.desired_view
+        );
         for secret in ["hunter2", "aHVudGVyMg==", "b3RoZXI=", "c2VjcmV0"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

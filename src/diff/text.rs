@@ -21,14 +21,22 @@ impl Style {
     }
 
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 }
 
 /// Renders the whole report: resources that are not Synced, then a summary line.
 pub fn render(report: &DriftReport, style: Style) -> String {
     let mut out = String::new();
-    for r in report.resources.iter().filter(|r| r.status != Status::Synced) {
+    for r in report
+        .resources
+        .iter()
+        .filter(|r| r.status != Status::Synced)
+    {
         resource(&mut out, r, style);
         out.push('\n');
     }
@@ -61,11 +69,17 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
     }
     out.push('\n');
     if let Some(m) = &r.marker {
-        let _ = writeln!(out, "  live object carries a GitOps ownership marker ({}) but Git no longer declares it", marker_text(m));
+        let _ = writeln!(
+            out,
+            "  live object carries a GitOps ownership marker ({}) but Git no longer declares it",
+            marker_text(m)
+        );
     }
     for d in &r.differences {
         let (word, detail) = match &d.change {
-            Change::Changed { live, desired } => ("changed", format!("{} -> {}", short(live), short(desired))),
+            Change::Changed { live, desired } => {
+                ("changed", format!("{} -> {}", short(live), short(desired)))
+            }
             Change::Missing { desired } => ("missing", format!("Git declares {}", short(desired))),
             Change::Added { live } => ("added", format!("not in Git: {}", short(live))),
         };
@@ -77,7 +91,14 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
         out.push('\n');
     }
     for s in &r.suppressed {
-        let _ = writeln!(out, "  {:<8} {}  by {} ({})", style.paint("2", "ignored"), s.path, s.rule, s.matched);
+        let _ = writeln!(
+            out,
+            "  {:<8} {}  by {} ({})",
+            style.paint("2", "ignored"),
+            s.path,
+            s.rule,
+            s.matched
+        );
     }
     let name = r.key.human().replace(' ', "/");
     let live = r.live_view.as_ref().map(yaml).unwrap_or_default();
@@ -117,20 +138,28 @@ fn unified(out: &mut String, live: &str, desired: &str, name: &str, style: Style
     let _ = writeln!(out, "{}", style.paint("1", &format!("--- live/{name}")));
     let _ = writeln!(out, "{}", style.paint("1", &format!("+++ git/{name}")));
     for group in diff.grouped_ops(3) {
-        let (Some(first), Some(last)) = (group.first(), group.last()) else { continue };
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
         let old = first.old_range().start..last.old_range().end;
         let new = first.new_range().start..last.new_range().end;
         // unified format numbers an empty range by the line before it
         let start = |r: &std::ops::Range<usize>| if r.is_empty() { r.start } else { r.start + 1 };
-        let header = format!("@@ -{},{} +{},{} @@", start(&old), old.len(), start(&new), new.len());
+        let header = format!(
+            "@@ -{},{} +{},{} @@",
+            start(&old),
+            old.len(),
+            start(&new),
+            new.len()
+        );
         let _ = writeln!(out, "{}", style.paint("36", &header));
         for op in group {
             for change in diff.iter_changes(&op) {
-                let line = change.value().trim_end_matches('\n');
+                let text_line = change.value().trim_end_matches('\n');
                 let text = match change.tag() {
-                    ChangeTag::Delete => style.paint("31", &format!("-{line}")),
-                    ChangeTag::Insert => style.paint("32", &format!("+{line}")),
-                    ChangeTag::Equal => format!(" {line}"),
+                    ChangeTag::Delete => style.paint("31", &format!("-{text_line}")),
+                    ChangeTag::Insert => style.paint("32", &format!("+{text_line}")),
+                    ChangeTag::Equal => format!(" {text_line}"),
                 };
                 let _ = writeln!(out, "{text}");
             }

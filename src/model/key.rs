@@ -52,7 +52,11 @@ impl ResourceKey {
 
     /// The form people read, like kubectl's: `Deployment.apps myapp-prod/myapp`, `ConfigMap demo/cfg`.
     pub fn human(&self) -> String {
-        let kind = if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) };
+        let kind = if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        };
         match &self.namespace {
             Some(ns) => format!("{kind} {ns}/{}", self.name),
             None => format!("{kind} {}", self.name),
@@ -89,7 +93,10 @@ mod tests {
         let a = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}});
         let b = json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}});
         assert_eq!(ResourceKey::of(&a), ResourceKey::of(&b));
-        assert_eq!(ResourceKey::of(&a).unwrap().to_string(), "apps/Deployment/n/x");
+        assert_eq!(
+            ResourceKey::of(&a).unwrap().to_string(),
+            "apps/Deployment/n/x"
+        );
     }
 
     #[test]

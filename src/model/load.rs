@@ -111,9 +111,14 @@ pub enum LoadError {
 pub fn load_path(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::NotFound { path: path.to_owned() }
+            LoadError::NotFound {
+                path: path.to_owned(),
+            }
         } else {
-            LoadError::Io { path: path.to_owned(), source }
+            LoadError::Io {
+                path: path.to_owned(),
+                source,
+            }
         }
     })?;
     let mut out = Vec::new();
@@ -132,9 +137,15 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), source })?;
+        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io {
+            path: d.clone(),
+            source,
+        })?;
         for entry in entries {
-            let entry = entry.map_err(|source| LoadError::Io { path: d.clone(), source })?;
+            let entry = entry.map_err(|source| LoadError::Io {
+                path: d.clone(),
+                source,
+            })?;
             let p = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -154,7 +165,10 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 
 /// True for file names that hold manifests rather than kustomize configuration.
 fn is_manifest_name(name: &str) -> bool {
-    let is_kustomization = matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization");
+    let is_kustomization = matches!(
+        name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    );
     !is_kustomization
         && Path::new(name)
             .extension()
@@ -166,25 +180,39 @@ fn is_manifest_name(name: &str) -> bool {
 pub fn load_file(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::NotFound { path: path.to_owned() }
+            LoadError::NotFound {
+                path: path.to_owned(),
+            }
         } else {
-            LoadError::Io { path: path.to_owned(), source }
+            LoadError::Io {
+                path: path.to_owned(),
+                source,
+            }
         }
     })?;
     let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
-    if is_json { parse_json(&text, path) } else { parse_yaml(&text, path) }
+    if is_json {
+        parse_json(&text, path)
+    } else {
+        parse_yaml(&text, path)
+    }
 }
 
 /// Parses a multi-document YAML text; empty documents and comments are skipped, Lists flattened.
 pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
     let docs: Vec<serde_saphyr::Spanned<Value>> =
-        serde_saphyr::from_multiple_with_options(text, yaml_options(text.len())).map_err(|e| LoadError::Yaml {
-            path: path.to_owned(),
-            message: e.to_string().trim_start_matches("error: ").to_owned(),
+        serde_saphyr::from_multiple_with_options(text, yaml_options(text.len())).map_err(|e| {
+            LoadError::Yaml {
+                path: path.to_owned(),
+                message: e.to_string().trim_start_matches("error: ").to_owned(),
+            }
         })?;
     let mut out = Vec::with_capacity(docs.len());
     for doc in docs {
-        let origin = Origin { file: path.to_owned(), line: Some(doc.referenced.line()) };
+        let origin = Origin {
+            file: path.to_owned(),
+            line: Some(doc.referenced.line()),
+        };
         push_document(doc.value, origin, &mut out)?;
     }
     Ok(out)
@@ -217,12 +245,23 @@ pub fn parse_json(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadE
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
-    push_document(value, Origin { file: path.to_owned(), line: Some(1) }, &mut out)?;
+    push_document(
+        value,
+        Origin {
+            file: path.to_owned(),
+            line: Some(1),
+        },
+        &mut out,
+    )?;
     Ok(out)
 }
 
 /// Adds one document, flattening `List` kinds (what `kubectl get -o yaml` prints).
-fn push_document(value: Value, origin: Origin, out: &mut Vec<(Value, Origin)>) -> Result<(), LoadError> {
+fn push_document(
+    value: Value,
+    origin: Origin,
+    out: &mut Vec<(Value, Origin)>,
+) -> Result<(), LoadError> {
     let found = match &value {
         Value::Null => return Ok(()),
         Value::Object(_) => None,
@@ -234,10 +273,9 @@ fn push_document(value: Value, origin: Origin, out: &mut Vec<(Value, Origin)>) -
     if let Some(found) = found {
         return Err(LoadError::NotAnObject { origin, found });
     }
-    let is_list = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k == "List" || (k.ends_with("List") && value.get("items").is_some_and(Value::is_array)));
+    let is_list = value.get("kind").and_then(Value::as_str).is_some_and(|k| {
+        k == "List" || (k.ends_with("List") && value.get("items").is_some_and(Value::is_array))
+    });
     if is_list {
         if let Some(Value::Array(items)) = value.get("items") {
             for item in items {
@@ -264,15 +302,19 @@ pub fn into_manifests(
         };
         if scopes.is_cluster_scoped(&key.group, &key.kind) {
             key.namespace = None;
-        } else if key.namespace.is_none() {
-            if let Some(ns) = default_namespace {
-                key.namespace = Some(ns.to_owned());
-                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                    meta.insert("namespace".into(), Value::String(ns.to_owned()));
-                }
+        } else if key.namespace.is_none()
+            && let Some(ns) = default_namespace
+        {
+            key.namespace = Some(ns.to_owned());
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("namespace".into(), Value::String(ns.to_owned()));
             }
         }
-        out.push(Manifest { key, object, origin });
+        out.push(Manifest {
+            key,
+            object,
+            origin,
+        });
     }
     Ok(out)
 }
@@ -328,8 +370,15 @@ mod tests {
 
     #[test]
     fn scalar_document_is_an_error_with_line() {
-        let err = parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust a string\n", &p()).unwrap_err();
-        assert_eq!(err.to_string(), "x.yaml:5: expected a Kubernetes object (a mapping), found a string");
+        let err = parse_yaml(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust a string\n",
+            &p(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.yaml:5: expected a Kubernetes object (a mapping), found a string"
+        );
     }
 
     #[test]
@@ -353,12 +402,19 @@ mod tests {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
         let ms = into_manifests(parse_yaml(text, &p()).unwrap(), None).unwrap();
         let err = index(ms).unwrap_err().to_string();
-        assert_eq!(err, "/ConfigMap//a is defined twice: at x.yaml:1 and at x.yaml:5");
+        assert_eq!(
+            err,
+            "/ConfigMap//a is defined twice: at x.yaml:1 and at x.yaml:5"
+        );
     }
 
     #[test]
     fn missing_name_is_named() {
-        let err = into_manifests(parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", &p()).unwrap(), None).unwrap_err();
+        let err = into_manifests(
+            parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", &p()).unwrap(),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.to_string(), "x.yaml:1: object has no metadata.name");
     }
 }

@@ -16,10 +16,19 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
     ("apiregistration.k8s.io", "APIService"),
-    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingWebhookConfiguration",
+    ),
+    (
+        "admissionregistration.k8s.io",
+        "MutatingWebhookConfiguration",
+    ),
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+    ),
     ("storage.k8s.io", "StorageClass"),
     ("storage.k8s.io", "CSIDriver"),
     ("storage.k8s.io", "CSINode"),
@@ -51,7 +60,8 @@ impl Scopes {
     pub fn learn<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut scopes = Self::default();
         for obj in objects {
-            let is_crd = obj.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+            let is_crd = obj.get("kind").and_then(Value::as_str)
+                == Some("CustomResourceDefinition")
                 && obj
                     .get("apiVersion")
                     .and_then(Value::as_str)
@@ -86,7 +96,9 @@ impl Scopes {
         if self.crd_namespaced.contains(&key) {
             return false;
         }
-        CLUSTER_SCOPED.iter().any(|(g, k)| *g == group && *k == kind)
+        CLUSTER_SCOPED
+            .iter()
+            .any(|(g, k)| *g == group && *k == kind)
     }
 }
 

@@ -28,20 +28,27 @@ pub enum RenderError {
 }
 
 /// Names kustomize accepts for its configuration file.
-pub const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Renders `path` (a file or folder) into manifests, filling in `namespace` where missing.
 pub fn render(path: &Path, namespace: Option<&str>) -> Result<Vec<Manifest>, RenderError> {
-    if path.is_dir() {
-        if let Some(k) = KUSTOMIZATION_FILES.iter().map(|f| path.join(f)).find(|p| p.is_file()) {
-            return Err(RenderError::KustomizeUnsupported { path: k });
-        }
+    if path.is_dir()
+        && let Some(k) = KUSTOMIZATION_FILES
+            .iter()
+            .map(|f| path.join(f))
+            .find(|p| p.is_file())
+    {
+        return Err(RenderError::KustomizeUnsupported { path: k });
     }
     let docs = load::load_path(path)?;
     Ok(load::into_manifests(docs, namespace)?)
 }
 
 /// Renders and indexes by key; a key defined twice is an error naming both places.
-pub fn render_set(path: &Path, namespace: Option<&str>) -> Result<BTreeMap<ResourceKey, Manifest>, RenderError> {
+pub fn render_set(
+    path: &Path,
+    namespace: Option<&str>,
+) -> Result<BTreeMap<ResourceKey, Manifest>, RenderError> {
     Ok(load::index(render(path, namespace)?)?)
 }

@@ -22,10 +22,13 @@ pub fn review(prefix: &str) -> Value {
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(prefix) && n.ends_with(".json"))
+        .filter(|n| n.starts_with(prefix) && Path::new(n).extension().is_some_and(|e| e == "json"))
         .collect();
     names.sort();
-    json(&format!("admission-reviews/{}", names.first().expect("no such review")))
+    json(&format!(
+        "admission-reviews/{}",
+        names.first().expect("no such review")
+    ))
 }
 
 /// The path of the `driftgate` binary under test.
