@@ -167,21 +167,11 @@ fn seed(live_file: &str) -> DriftReport {
     let dir = support::fixtures().join("seed-live");
     let desired = render::render_set(&dir.join("rendered-production.yaml"), None).unwrap();
     let docs = load::load_path(&dir.join(live_file)).unwrap();
-    let live = load::index(load::into_manifests(docs, None).unwrap()).unwrap();
+    let live = load::into_manifests(docs, None).unwrap();
     let rec = reconcilers();
     let rules = [Rule::status()];
-    let mut out = DriftReport::default();
-    report::diff_sets(
-        &desired,
-        &live,
-        Settings {
-            rules: &rules,
-            reconcilers: &rec,
-            instance_label: false,
-        },
-        &mut out,
-    );
-    out
+    let settings = Settings { rules: &rules, reconcilers: &rec, instance_label: false };
+    report::diff_sets(&desired, live, settings).unwrap()
 }
 
 #[test]

@@ -1,16 +1,17 @@
 //! `driftgate diff`: compare live objects with the desired state.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
 use crate::config::Config;
-use crate::diff::report::{self, DriftReport, Settings};
+use crate::diff::report::{Comparison, SourceSet};
 use crate::diff::text::{self, Style};
-use crate::model::{Manifest, ResourceKey, load};
+use crate::model::load;
+use crate::model::scope::Scopes;
 use crate::render;
 
 /// Arguments of `diff`.
@@ -85,31 +86,24 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let live = load_live(&args.live, ns)?;
-    let declared: BTreeSet<ResourceKey> = sources
+    let sets: Vec<SourceSet<'_>> = sources
         .iter()
-        .flat_map(|(_, _, set)| set.keys().cloned())
+        .map(|(name, rules, desired)| SourceSet { name: name.as_deref(), rules, desired })
         .collect();
-    let mut report = DriftReport::default();
-    for (name, rules, desired) in &sources {
-        let settings = Settings {
-            rules,
-            reconcilers: &reconcilers,
-            instance_label: config.ownership.instance_label,
-        };
-        let start = report.resources.len();
-        report::diff_sets(desired, &live, settings, &mut report);
-        for r in &mut report.resources[start..] {
-            r.source.clone_from(name);
+    let mut comparison = Comparison::new(sets, &reconcilers, config.ownership.instance_label);
+    // namespaces of live objects follow the same scopes as Git's (CRDs declared there included)
+    let scopes = Scopes::learn(sources.iter().flat_map(|(_, _, set)| set.values().map(|m| &m.object)));
+    let mut observe = |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
+    match args.live.as_str() {
+        "cluster" => bail!("--live cluster needs the cluster connection, which this build does not have yet; give a file or folder"),
+        "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            load::stream_yaml(&text, Path::new("<stdin>"), &mut observe)?;
         }
+        path => load::stream_path(Path::new(path), &mut observe)?,
     }
-    let base_rules = config.rules(None)?;
-    let settings = Settings {
-        rules: &base_rules,
-        reconcilers: &reconcilers,
-        instance_label: config.ownership.instance_label,
-    };
-    report::extras(&live, &declared, settings, &mut report);
+    let report = comparison.finish();
 
     let mut out = std::io::stdout().lock();
     match args.output {
@@ -126,20 +120,4 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     } else {
         super::EXIT_DRIFT
     })
-}
-
-fn load_live(live: &str, ns: Option<&str>) -> anyhow::Result<BTreeMap<ResourceKey, Manifest>> {
-    if live == "cluster" {
-        bail!(
-            "--live cluster needs the cluster connection, which this build does not have yet; give a file or folder"
-        );
-    }
-    let docs = if live == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-        load::parse_yaml(&text, Path::new("<stdin>"))?
-    } else {
-        load::load_path(Path::new(live))?
-    };
-    Ok(load::index(load::into_manifests(docs, ns)?)?)
 }

@@ -2,7 +2,7 @@
 //! them, what the ignore rules suppressed and why, and the patch back to Git.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 
 use json_patch::Patch;
 use serde::Serialize;
@@ -15,7 +15,7 @@ use super::normalise::{is_secret, needs_copy, normalise};
 use super::path::{Seg, Side};
 use super::{mask, patch};
 use crate::model::ownership::{self, Marker};
-use crate::model::{Manifest, ResourceKey};
+use crate::model::{LoadError, Manifest, Origin, ResourceKey};
 
 /// What the comparison needs besides the objects.
 #[derive(Debug, Clone, Copy)]
@@ -256,53 +256,108 @@ fn pointer(d: &Difference) -> String {
         .unwrap_or_default()
 }
 
-/// Compares every desired object with its live counterpart: Synced, OutOfSync or Missing.
-pub fn diff_sets(
-    desired: &BTreeMap<ResourceKey, Manifest>,
-    live: &BTreeMap<ResourceKey, Manifest>,
-    settings: Settings<'_>,
-    report: &mut DriftReport,
-) {
-    for (key, want) in desired {
-        let mut r = match live.get(key) {
-            Some(have) => diff_resource(key, &want.object, &have.object, settings),
-            None => missing(key, &want.object),
-        };
-        r.origin = Some(want.origin.to_string());
-        report.push(r);
+/// One source's desired set and the rules that apply to it.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceSet<'a> {
+    /// The config source's name (none for `--desired`).
+    pub name: Option<&'a str>,
+    /// Its ignore rules, built-in first.
+    pub rules: &'a [Rule],
+    /// Its desired objects.
+    pub desired: &'a BTreeMap<ResourceKey, Manifest>,
+}
+
+/// Compares a stream of live objects with one or more desired sets.
+///
+/// Live objects are compared as they arrive and dropped; only the reports are kept, so a dump
+/// of ten thousand objects is never held whole. [`Comparison::finish`] adds the Missing ones.
+pub struct Comparison<'a> {
+    sources: Vec<SourceSet<'a>>,
+    reconcilers: &'a [String],
+    instance_label: bool,
+    found: HashMap<(usize, ResourceKey), ResourceReport>,
+    extras: BTreeMap<ResourceKey, ResourceReport>,
+    seen: HashMap<ResourceKey, Origin>,
+}
+
+impl<'a> Comparison<'a> {
+    /// Starts a comparison against these sources.
+    pub fn new(sources: Vec<SourceSet<'a>>, reconcilers: &'a [String], instance_label: bool) -> Self {
+        Self { sources, reconcilers, instance_label, found: HashMap::new(), extras: BTreeMap::new(), seen: HashMap::new() }
+    }
+
+    /// Compares one live object. A key seen twice in the live input is an error naming both places.
+    pub fn observe(&mut self, live: Manifest) -> Result<(), LoadError> {
+        if let Some(first) = self.seen.get(&live.key) {
+            return Err(LoadError::Duplicate { key: live.key, first: first.clone(), second: live.origin });
+        }
+        let mut declared = false;
+        for (i, src) in self.sources.iter().enumerate() {
+            if let Some(want) = src.desired.get(&live.key) {
+                declared = true;
+                let settings = Settings { rules: src.rules, reconcilers: self.reconcilers, instance_label: self.instance_label };
+                let r = diff_resource(&live.key, &want.object, &live.object, settings);
+                self.found.insert((i, live.key.clone()), r);
+            }
+        }
+        if !declared {
+            if let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label) {
+                self.extras.insert(live.key.clone(), extra(&live, marker));
+            }
+        }
+        self.seen.insert(live.key, live.origin);
+        Ok(())
+    }
+
+    /// The report: each source's objects in key order (Missing where no live object came),
+    /// then the Extra ones.
+    pub fn finish(mut self) -> DriftReport {
+        let mut report = DriftReport::default();
+        for (i, src) in self.sources.iter().enumerate() {
+            for (key, want) in src.desired {
+                let mut r = self.found.remove(&(i, key.clone())).unwrap_or_else(|| missing(key, &want.object));
+                r.origin = Some(want.origin.to_string());
+                r.source = src.name.map(str::to_owned);
+                report.push(r);
+            }
+        }
+        for (_, r) in self.extras {
+            report.push(r);
+        }
+        report
     }
 }
 
-/// Reports live objects that carry an ownership marker but that no source declares (Extra).
-/// Other live objects outside `declared` are unmanaged and not reported.
-pub fn extras(
-    live: &BTreeMap<ResourceKey, Manifest>,
-    declared: &BTreeSet<ResourceKey>,
+/// Compares a desired set with a live set held in memory.
+pub fn diff_sets(
+    desired: &BTreeMap<ResourceKey, Manifest>,
+    live: impl IntoIterator<Item = Manifest>,
     settings: Settings<'_>,
-    report: &mut DriftReport,
-) {
-    for (key, have) in live {
-        if declared.contains(key) {
-            continue;
-        }
-        if let Some(marker) = ownership::marker(&have.object, key, settings.instance_label) {
-            let mut view = normalise(&have.object);
-            if is_secret(&have.object) {
-                mask::object_pair(&mut view, &mut Value::Null);
-            }
-            report.push(ResourceReport {
-                key: key.clone(),
-                status: Status::Extra,
-                source: None,
-                origin: Some(have.origin.to_string()),
-                marker: Some(marker),
-                differences: Vec::new(),
-                suppressed: Vec::new(),
-                patch: Patch(Vec::new()),
-                live_view: Some(view),
-                desired_view: None,
-            });
-        }
+) -> Result<DriftReport, LoadError> {
+    let sources = vec![SourceSet { name: None, rules: settings.rules, desired }];
+    let mut cmp = Comparison::new(sources, settings.reconcilers, settings.instance_label);
+    for m in live {
+        cmp.observe(m)?;
+    }
+    Ok(cmp.finish())
+}
+
+fn extra(live: &Manifest, marker: Marker) -> ResourceReport {
+    let mut view = normalise(&live.object);
+    if is_secret(&live.object) {
+        mask::object_pair(&mut view, &mut Value::Null);
+    }
+    ResourceReport {
+        key: live.key.clone(),
+        status: Status::Extra,
+        source: None,
+        origin: Some(live.origin.to_string()),
+        marker: Some(marker),
+        differences: Vec::new(),
+        suppressed: Vec::new(),
+        patch: Patch(Vec::new()),
+        live_view: Some(view),
+        desired_view: None,
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+
 use serde_json::Value;
 use thiserror::Error;
 
@@ -277,9 +278,10 @@ fn push_document(
         k == "List" || (k.ends_with("List") && value.get("items").is_some_and(Value::is_array))
     });
     if is_list {
-        if let Some(Value::Array(items)) = value.get("items") {
+        let mut value = value;
+        if let Some(Value::Array(items)) = value.get_mut("items").map(Value::take) {
             for item in items {
-                push_document(item.clone(), origin.clone(), out)?;
+                push_document(item, origin.clone(), out)?;
             }
         }
         return Ok(());
@@ -288,35 +290,228 @@ fn push_document(
     Ok(())
 }
 
+/// Reads every object of a file or folder and hands each to `each` as soon as it is parsed,
+/// so that a large `kubectl get -o json|yaml` dump is never held whole. Lists are flattened
+/// item by item. Multi-document YAML is read a document at a time.
+pub fn stream_path(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
+    let meta = std::fs::metadata(path).map_err(|source| io_error(path, source))?;
+    if meta.is_dir() {
+        for file in manifest_files(path)? {
+            stream_file(&file, each)?;
+        }
+        Ok(())
+    } else {
+        stream_file(path, each)
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> LoadError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        LoadError::NotFound { path: path.to_owned() }
+    } else {
+        LoadError::Io { path: path.to_owned(), source }
+    }
+}
+
+/// Streams one file: JSON through a reader, YAML from its text.
+pub fn stream_file(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
+    let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
+    if is_json {
+        let file = std::fs::File::open(path).map_err(|source| io_error(path, source))?;
+        let reader = std::io::BufReader::with_capacity(1 << 16, file);
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        return stream_with(path, Some(1), each, |seed| {
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| (e.to_string(), Some(e.line())))
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;
+    stream_yaml(&text, path, each)
+}
+
+/// Streams YAML text: a single document (what `kubectl get -o yaml` prints) item by item,
+/// several documents one at a time with their lines.
+pub fn stream_yaml(text: &str, path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
+    let multi = text.lines().skip(1).any(|l| l.starts_with("---"));
+    if multi {
+        for (value, origin) in parse_yaml(text, path)? {
+            each(value, origin)?;
+        }
+        return Ok(());
+    }
+    stream_with(path, Some(1), each, |seed| {
+        serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(text.len()), |de| {
+            serde::de::DeserializeSeed::deserialize(seed, de)
+        })
+        .map_err(|e| (e.to_string().trim_start_matches("error: ").to_owned(), None))
+    })
+}
+
+/// Runs a deserializer over a [`StreamSeed`] and turns its errors into [`LoadError`]s; an error
+/// raised by `each` wins over the parser's report of the abort it caused.
+fn stream_with(
+    path: &Path,
+    line: Option<u64>,
+    each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
+    run: impl FnOnce(StreamSeed<'_>) -> Result<(), (String, Option<usize>)>,
+) -> Result<(), LoadError> {
+    let origin = Origin { file: path.to_owned(), line };
+    let mut failure = None;
+    let result = run(StreamSeed { origin: &origin, each, failure: &mut failure });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    match result {
+        Ok(()) => Ok(()),
+        Err((message, Some(line))) if path.extension().and_then(|e| e.to_str()) == Some("json") => {
+            Err(LoadError::Json { path: path.to_owned(), line, message })
+        }
+        Err((message, _)) => Err(LoadError::Yaml { path: path.to_owned(), message }),
+    }
+}
+
+/// Deserializes one document, handing `List` items to `each` as they are read.
+struct StreamSeed<'a> {
+    origin: &'a Origin,
+    each: &'a mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
+    failure: &'a mut Option<LoadError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StreamSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_any(self)
+    }
+}
+
+impl StreamSeed<'_> {
+    fn emit<E: serde::de::Error>(&mut self, value: Value) -> Result<(), E> {
+        let mut out = Vec::new();
+        match push_document(value, self.origin.clone(), &mut out) {
+            Ok(()) => {
+                for (v, o) in out {
+                    if let Err(e) = (self.each)(v, o) {
+                        *self.failure = Some(e);
+                        return Err(E::custom("stopped"));
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                *self.failure = Some(e);
+                Err(E::custom("stopped"))
+            }
+        }
+    }
+
+    fn not_an_object<E: serde::de::Error>(&mut self, found: &'static str) -> Result<(), E> {
+        *self.failure = Some(LoadError::NotAnObject { origin: self.origin.clone(), found });
+        Err(E::custom("stopped"))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StreamSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Kubernetes object or List")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let mut rest = serde_json::Map::new();
+        let mut streamed = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                streamed = true;
+                map.next_value_seed(ItemsSeed { parent: &mut self })?;
+            } else {
+                rest.insert(key, map.next_value::<Value>()?);
+            }
+        }
+        if streamed { Ok(()) } else { self.emit(Value::Object(rest)) }
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, _: A) -> Result<(), A::Error> {
+        self.not_an_object("a list")
+    }
+    fn visit_str<E: serde::de::Error>(mut self, _: &str) -> Result<(), E> {
+        self.not_an_object("a string")
+    }
+    fn visit_bool<E: serde::de::Error>(mut self, _: bool) -> Result<(), E> {
+        self.not_an_object("a boolean")
+    }
+    fn visit_i64<E: serde::de::Error>(mut self, _: i64) -> Result<(), E> {
+        self.not_an_object("a number")
+    }
+    fn visit_u64<E: serde::de::Error>(mut self, _: u64) -> Result<(), E> {
+        self.not_an_object("a number")
+    }
+    fn visit_f64<E: serde::de::Error>(mut self, _: f64) -> Result<(), E> {
+        self.not_an_object("a number")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The `items` of a List, each handed on as soon as it is read.
+struct ItemsSeed<'p, 'a> {
+    parent: &'p mut StreamSeed<'a>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, de: D) -> Result<(), D::Error> {
+        de.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(item) = seq.next_element::<Value>()? {
+            self.parent.emit(item)?;
+        }
+        Ok(())
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 /// Keys objects, filling in `default_namespace` on namespaced kinds that have none.
-pub fn into_manifests(
-    docs: Vec<(Value, Origin)>,
-    default_namespace: Option<&str>,
-) -> Result<Vec<Manifest>, LoadError> {
+pub fn into_manifests(docs: Vec<(Value, Origin)>, default_namespace: Option<&str>) -> Result<Vec<Manifest>, LoadError> {
     let scopes = Scopes::learn(docs.iter().map(|(v, _)| v));
-    let mut out = Vec::with_capacity(docs.len());
-    for (mut object, origin) in docs {
-        let mut key = match ResourceKey::of(&object) {
-            Ok(key) => key,
-            Err(field) => return Err(LoadError::MissingField { origin, field }),
-        };
-        if scopes.is_cluster_scoped(&key.group, &key.kind) {
-            key.namespace = None;
-        } else if key.namespace.is_none()
-            && let Some(ns) = default_namespace
-        {
+    docs.into_iter().map(|(v, o)| manifest(v, o, default_namespace, &scopes)).collect()
+}
+
+/// Keys one object, filling in `default_namespace` if it is namespaced and has none.
+pub fn manifest(mut object: Value, origin: Origin, default_namespace: Option<&str>, scopes: &Scopes) -> Result<Manifest, LoadError> {
+    let mut key = match ResourceKey::of(&object) {
+        Ok(key) => key,
+        Err(field) => return Err(LoadError::MissingField { origin, field }),
+    };
+    if scopes.is_cluster_scoped(&key.group, &key.kind) {
+        key.namespace = None;
+    } else if key.namespace.is_none() {
+        if let Some(ns) = default_namespace {
             key.namespace = Some(ns.to_owned());
             if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.insert("namespace".into(), Value::String(ns.to_owned()));
             }
         }
-        out.push(Manifest {
-            key,
-            object,
-            origin,
-        });
     }
-    Ok(out)
+    Ok(Manifest { key, object, origin })
 }
 
 /// Indexes manifests by key; a key defined twice is an error naming both places.
@@ -357,6 +552,44 @@ mod tests {
         assert_eq!(docs[0].0["metadata"]["namespace"], "n");
         assert_eq!(docs[0].0["data"]["A"], "yes");
         assert_eq!(docs[0].0["data"]["B"], true);
+    }
+
+    fn streamed(text: &str, name: &str) -> Result<Vec<(Value, Origin)>, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut out = Vec::new();
+        stream_path(&path, &mut |v, o| {
+            out.push((v, o));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn streaming_matches_loading() {
+        let list = r#"{"apiVersion": "v1", "items": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b"}}], "kind": "List", "metadata": {}}"#;
+        let got = streamed(list, "l.json").unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1].0["kind"], "Secret");
+        let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\nkind: List\n";
+        assert_eq!(streamed(yaml, "l.yaml").unwrap().len(), 1);
+        let single = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n";
+        assert_eq!(streamed(single, "s.yaml").unwrap()[0].0["metadata"]["namespace"], "n");
+        let multi = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
+        assert_eq!(streamed(multi, "m.yaml").unwrap()[1].1.line, Some(5));
+    }
+
+    #[test]
+    fn streaming_errors_name_the_file() {
+        let err = streamed("[1, 2]", "x.json").unwrap_err().to_string();
+        assert!(err.ends_with("x.json:1: expected a Kubernetes object (a mapping), found a list"), "{err}");
+        let err = streamed("{\"a\": [}", "x.json").unwrap_err().to_string();
+        assert!(err.contains("x.json:1: invalid JSON"), "{err}");
+        let err = streamed("a: [\n", "x.yaml").unwrap_err().to_string();
+        assert!(err.contains("x.yaml: invalid YAML: line 1"), "{err}");
+        let err = streamed("just text\n", "x.yaml").unwrap_err().to_string();
+        assert!(err.contains("found a string"), "{err}");
     }
 
     #[test]
