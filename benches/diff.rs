@@ -66,3 +66,17 @@ fn parse_10k_live_yaml(bencher: divan::Bencher) {
             .len()
     });
 }
+
+#[divan::bench(sample_count = 10, sample_size = 1)]
+fn parse_10k_live_json(bencher: divan::Bencher) {
+    let items: Vec<_> = (0..N).map(fleet_gen::live).collect();
+    let text = serde_json::to_string(
+        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
+    )
+    .unwrap();
+    bencher.counter(ItemsCount::new(N)).bench(|| {
+        driftgate::model::load::parse_json(&text, std::path::Path::new("live.json"))
+            .unwrap()
+            .len()
+    });
+}

@@ -271,3 +271,49 @@ fn usage_errors_exit_two() {
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
     assert_eq!(run(&["--help"]).status.code(), Some(0));
 }
+
+#[test]
+fn live_from_stdin() {
+    use std::io::Write as _;
+    let live =
+        std::fs::read(support::fixtures().join("seed-live/live-drifted-with-managed-fields.yaml"))
+            .unwrap();
+    let mut child = Command::new(support::bin())
+        .args([
+            "diff",
+            "--desired",
+            "tests/fixtures/seed-live/rendered-production.yaml",
+            "--live",
+            "-",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&live).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).ends_with("Summary: 1 synced, 2 out of sync, 0 missing, 0 extra\n"));
+}
+
+#[test]
+fn duplicate_live_objects_are_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n";
+    let live = write(tmp.path(), "live.yaml", &format!("{doc}---\n{doc}"));
+    let o = run(&[
+        "diff",
+        "--desired",
+        "tests/fixtures/guestbook-git",
+        "--live",
+        &live,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/ConfigMap/n/a is defined twice"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -170,7 +170,11 @@ fn seed(live_file: &str) -> DriftReport {
     let live = load::into_manifests(docs, None).unwrap();
     let rec = reconcilers();
     let rules = [Rule::status()];
-    let settings = Settings { rules: &rules, reconcilers: &rec, instance_label: false };
+    let settings = Settings {
+        rules: &rules,
+        reconcilers: &rec,
+        instance_label: false,
+    };
     report::diff_sets(&desired, live, settings).unwrap()
 }
 

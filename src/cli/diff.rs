@@ -3,7 +3,6 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
@@ -88,14 +87,25 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
 
     let sets: Vec<SourceSet<'_>> = sources
         .iter()
-        .map(|(name, rules, desired)| SourceSet { name: name.as_deref(), rules, desired })
+        .map(|(name, rules, desired)| SourceSet {
+            name: name.as_deref(),
+            rules,
+            desired,
+        })
         .collect();
     let mut comparison = Comparison::new(sets, &reconcilers, config.ownership.instance_label);
     // namespaces of live objects follow the same scopes as Git's (CRDs declared there included)
-    let scopes = Scopes::learn(sources.iter().flat_map(|(_, _, set)| set.values().map(|m| &m.object)));
-    let mut observe = |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
+    let scopes = Scopes::learn(
+        sources
+            .iter()
+            .flat_map(|(_, _, set)| set.values().map(|m| &m.object)),
+    );
+    let mut observe =
+        |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
     match args.live.as_str() {
-        "cluster" => bail!("--live cluster needs the cluster connection, which this build does not have yet; give a file or folder"),
+        "cluster" => bail!(
+            "--live cluster needs the cluster connection, which this build does not have yet; give a file or folder"
+        ),
         "-" => {
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;

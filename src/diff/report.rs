@@ -282,28 +282,47 @@ pub struct Comparison<'a> {
 
 impl<'a> Comparison<'a> {
     /// Starts a comparison against these sources.
-    pub fn new(sources: Vec<SourceSet<'a>>, reconcilers: &'a [String], instance_label: bool) -> Self {
-        Self { sources, reconcilers, instance_label, found: HashMap::new(), extras: BTreeMap::new(), seen: HashMap::new() }
+    pub fn new(
+        sources: Vec<SourceSet<'a>>,
+        reconcilers: &'a [String],
+        instance_label: bool,
+    ) -> Self {
+        Self {
+            sources,
+            reconcilers,
+            instance_label,
+            found: HashMap::new(),
+            extras: BTreeMap::new(),
+            seen: HashMap::new(),
+        }
     }
 
     /// Compares one live object. A key seen twice in the live input is an error naming both places.
     pub fn observe(&mut self, live: Manifest) -> Result<(), LoadError> {
         if let Some(first) = self.seen.get(&live.key) {
-            return Err(LoadError::Duplicate { key: live.key, first: first.clone(), second: live.origin });
+            return Err(LoadError::Duplicate {
+                key: live.key,
+                first: first.clone(),
+                second: live.origin,
+            });
         }
         let mut declared = false;
         for (i, src) in self.sources.iter().enumerate() {
             if let Some(want) = src.desired.get(&live.key) {
                 declared = true;
-                let settings = Settings { rules: src.rules, reconcilers: self.reconcilers, instance_label: self.instance_label };
+                let settings = Settings {
+                    rules: src.rules,
+                    reconcilers: self.reconcilers,
+                    instance_label: self.instance_label,
+                };
                 let r = diff_resource(&live.key, &want.object, &live.object, settings);
                 self.found.insert((i, live.key.clone()), r);
             }
         }
-        if !declared {
-            if let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label) {
-                self.extras.insert(live.key.clone(), extra(&live, marker));
-            }
+        if !declared
+            && let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label)
+        {
+            self.extras.insert(live.key.clone(), extra(&live, marker));
         }
         self.seen.insert(live.key, live.origin);
         Ok(())
@@ -315,7 +334,10 @@ impl<'a> Comparison<'a> {
         let mut report = DriftReport::default();
         for (i, src) in self.sources.iter().enumerate() {
             for (key, want) in src.desired {
-                let mut r = self.found.remove(&(i, key.clone())).unwrap_or_else(|| missing(key, &want.object));
+                let mut r = self
+                    .found
+                    .remove(&(i, key.clone()))
+                    .unwrap_or_else(|| missing(key, &want.object));
                 r.origin = Some(want.origin.to_string());
                 r.source = src.name.map(str::to_owned);
                 report.push(r);
@@ -334,7 +356,11 @@ pub fn diff_sets(
     live: impl IntoIterator<Item = Manifest>,
     settings: Settings<'_>,
 ) -> Result<DriftReport, LoadError> {
-    let sources = vec![SourceSet { name: None, rules: settings.rules, desired }];
+    let sources = vec![SourceSet {
+        name: None,
+        rules: settings.rules,
+        desired,
+    }];
     let mut cmp = Comparison::new(sources, settings.reconcilers, settings.instance_label);
     for m in live {
         cmp.observe(m)?;

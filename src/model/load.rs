@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-
 use serde_json::Value;
 use thiserror::Error;
 
@@ -293,7 +292,10 @@ fn push_document(
 /// Reads every object of a file or folder and hands each to `each` as soon as it is parsed,
 /// so that a large `kubectl get -o json|yaml` dump is never held whole. Lists are flattened
 /// item by item. Multi-document YAML is read a document at a time.
-pub fn stream_path(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
+pub fn stream_path(
+    path: &Path,
+    each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| io_error(path, source))?;
     if meta.is_dir() {
         for file in manifest_files(path)? {
@@ -307,21 +309,30 @@ pub fn stream_path(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<()
 
 fn io_error(path: &Path, source: std::io::Error) -> LoadError {
     if source.kind() == std::io::ErrorKind::NotFound {
-        LoadError::NotFound { path: path.to_owned() }
+        LoadError::NotFound {
+            path: path.to_owned(),
+        }
     } else {
-        LoadError::Io { path: path.to_owned(), source }
+        LoadError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 
 /// Streams one file: JSON through a reader, YAML from its text.
-pub fn stream_file(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
+pub fn stream_file(
+    path: &Path,
+    each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
     let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
     if is_json {
         let file = std::fs::File::open(path).map_err(|source| io_error(path, source))?;
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut de = serde_json::Deserializer::from_reader(reader);
         return stream_with(path, Some(1), each, |seed| {
-            serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| (e.to_string(), Some(e.line())))
+            serde::de::DeserializeSeed::deserialize(seed, &mut de)
+                .map_err(|e| (e.to_string(), Some(e.line())))
         });
     }
     let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;
@@ -330,7 +341,11 @@ pub fn stream_file(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<()
 
 /// Streams YAML text: a single document (what `kubectl get -o yaml` prints) item by item,
 /// several documents one at a time with their lines.
-pub fn stream_yaml(text: &str, path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
+pub fn stream_yaml(
+    text: &str,
+    path: &Path,
+    each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
+) -> Result<(), LoadError> {
     let multi = text.lines().skip(1).any(|l| l.starts_with("---"));
     if multi {
         for (value, origin) in parse_yaml(text, path)? {
@@ -339,9 +354,11 @@ pub fn stream_yaml(text: &str, path: &Path, each: &mut dyn FnMut(Value, Origin) 
         return Ok(());
     }
     stream_with(path, Some(1), each, |seed| {
-        serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(text.len()), |de| {
-            serde::de::DeserializeSeed::deserialize(seed, de)
-        })
+        serde_saphyr::with_deserializer_from_str_with_options(
+            text,
+            yaml_options(text.len()),
+            |de| serde::de::DeserializeSeed::deserialize(seed, de),
+        )
         .map_err(|e| (e.to_string().trim_start_matches("error: ").to_owned(), None))
     })
 }
@@ -354,18 +371,32 @@ fn stream_with(
     each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
     run: impl FnOnce(StreamSeed<'_>) -> Result<(), (String, Option<usize>)>,
 ) -> Result<(), LoadError> {
-    let origin = Origin { file: path.to_owned(), line };
+    let origin = Origin {
+        file: path.to_owned(),
+        line,
+    };
     let mut failure = None;
-    let result = run(StreamSeed { origin: &origin, each, failure: &mut failure });
+    let result = run(StreamSeed {
+        origin: &origin,
+        each,
+        failure: &mut failure,
+    });
     if let Some(e) = failure {
         return Err(e);
     }
     match result {
         Ok(()) => Ok(()),
         Err((message, Some(line))) if path.extension().and_then(|e| e.to_str()) == Some("json") => {
-            Err(LoadError::Json { path: path.to_owned(), line, message })
+            Err(LoadError::Json {
+                path: path.to_owned(),
+                line,
+                message,
+            })
         }
-        Err((message, _)) => Err(LoadError::Yaml { path: path.to_owned(), message }),
+        Err((message, _)) => Err(LoadError::Yaml {
+            path: path.to_owned(),
+            message,
+        }),
     }
 }
 
@@ -405,7 +436,10 @@ impl StreamSeed<'_> {
     }
 
     fn not_an_object<E: serde::de::Error>(&mut self, found: &'static str) -> Result<(), E> {
-        *self.failure = Some(LoadError::NotAnObject { origin: self.origin.clone(), found });
+        *self.failure = Some(LoadError::NotAnObject {
+            origin: self.origin.clone(),
+            found,
+        });
         Err(E::custom("stopped"))
     }
 }
@@ -428,7 +462,11 @@ impl<'de> serde::de::Visitor<'de> for StreamSeed<'_> {
                 rest.insert(key, map.next_value::<Value>()?);
             }
         }
-        if streamed { Ok(()) } else { self.emit(Value::Object(rest)) }
+        if streamed {
+            Ok(())
+        } else {
+            self.emit(Value::Object(rest))
+        }
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, _: A) -> Result<(), A::Error> {
@@ -490,28 +528,42 @@ impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_, '_> {
 }
 
 /// Keys objects, filling in `default_namespace` on namespaced kinds that have none.
-pub fn into_manifests(docs: Vec<(Value, Origin)>, default_namespace: Option<&str>) -> Result<Vec<Manifest>, LoadError> {
+pub fn into_manifests(
+    docs: Vec<(Value, Origin)>,
+    default_namespace: Option<&str>,
+) -> Result<Vec<Manifest>, LoadError> {
     let scopes = Scopes::learn(docs.iter().map(|(v, _)| v));
-    docs.into_iter().map(|(v, o)| manifest(v, o, default_namespace, &scopes)).collect()
+    docs.into_iter()
+        .map(|(v, o)| manifest(v, o, default_namespace, &scopes))
+        .collect()
 }
 
 /// Keys one object, filling in `default_namespace` if it is namespaced and has none.
-pub fn manifest(mut object: Value, origin: Origin, default_namespace: Option<&str>, scopes: &Scopes) -> Result<Manifest, LoadError> {
+pub fn manifest(
+    mut object: Value,
+    origin: Origin,
+    default_namespace: Option<&str>,
+    scopes: &Scopes,
+) -> Result<Manifest, LoadError> {
     let mut key = match ResourceKey::of(&object) {
         Ok(key) => key,
         Err(field) => return Err(LoadError::MissingField { origin, field }),
     };
     if scopes.is_cluster_scoped(&key.group, &key.kind) {
         key.namespace = None;
-    } else if key.namespace.is_none() {
-        if let Some(ns) = default_namespace {
-            key.namespace = Some(ns.to_owned());
-            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("namespace".into(), Value::String(ns.to_owned()));
-            }
+    } else if key.namespace.is_none()
+        && let Some(ns) = default_namespace
+    {
+        key.namespace = Some(ns.to_owned());
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("namespace".into(), Value::String(ns.to_owned()));
         }
     }
-    Ok(Manifest { key, object, origin })
+    Ok(Manifest {
+        key,
+        object,
+        origin,
+    })
 }
 
 /// Indexes manifests by key; a key defined twice is an error naming both places.
@@ -575,7 +627,10 @@ mod tests {
         let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\nkind: List\n";
         assert_eq!(streamed(yaml, "l.yaml").unwrap().len(), 1);
         let single = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n";
-        assert_eq!(streamed(single, "s.yaml").unwrap()[0].0["metadata"]["namespace"], "n");
+        assert_eq!(
+            streamed(single, "s.yaml").unwrap()[0].0["metadata"]["namespace"],
+            "n"
+        );
         let multi = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
         assert_eq!(streamed(multi, "m.yaml").unwrap()[1].1.line, Some(5));
     }
@@ -583,7 +638,10 @@ mod tests {
     #[test]
     fn streaming_errors_name_the_file() {
         let err = streamed("[1, 2]", "x.json").unwrap_err().to_string();
-        assert!(err.ends_with("x.json:1: expected a Kubernetes object (a mapping), found a list"), "{err}");
+        assert!(
+            err.ends_with("x.json:1: expected a Kubernetes object (a mapping), found a list"),
+            "{err}"
+        );
         let err = streamed("{\"a\": [}", "x.json").unwrap_err().to_string();
         assert!(err.contains("x.json:1: invalid JSON"), "{err}");
         let err = streamed("a: [\n", "x.yaml").unwrap_err().to_string();
