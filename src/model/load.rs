@@ -109,26 +109,11 @@ pub enum LoadError {
 /// Folders contribute `.yaml`, `.yml` and `.json` files; hidden entries and kustomize
 /// configuration files (`kustomization.yaml`, `Kustomization`) are not objects and are passed over.
 pub fn load_path(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
-    let meta = std::fs::metadata(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::NotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            LoadError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
     let mut out = Vec::new();
-    if meta.is_dir() {
-        for file in manifest_files(path)? {
-            out.extend(load_file(&file)?);
-        }
-    } else {
-        out.extend(load_file(path)?);
-    }
+    stream_path(path, &mut |v, o| {
+        out.push((v, o));
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -174,28 +159,6 @@ fn is_manifest_name(name: &str) -> bool {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-}
-
-/// Reads one file; `.json` files are JSON, everything else is (multi-document) YAML.
-pub fn load_file(path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::NotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            LoadError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
-    let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
-    if is_json {
-        parse_json(&text, path)
-    } else {
-        parse_yaml(&text, path)
-    }
 }
 
 /// Parses a multi-document YAML text; empty documents and comments are skipped, Lists flattened.
@@ -353,7 +316,7 @@ pub fn stream_yaml(
         }
         return Ok(());
     }
-    stream_with(path, Some(1), each, |seed| {
+    stream_with(path, Some(first_content_line(text)), each, |seed| {
         serde_saphyr::with_deserializer_from_str_with_options(
             text,
             yaml_options(text.len()),
@@ -361,6 +324,16 @@ pub fn stream_yaml(
         )
         .map_err(|e| (e.to_string().trim_start_matches("error: ").to_owned(), None))
     })
+}
+
+/// The 1-based line of the first line that is not blank, a comment or a `---` marker.
+fn first_content_line(text: &str) -> u64 {
+    let skip = |l: &&str| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t.starts_with("---")
+    };
+    let n = text.lines().take_while(|l| skip(l)).count();
+    u64::try_from(n).map_or(1, |n| n + 1)
 }
 
 /// Runs a deserializer over a [`StreamSeed`] and turns its errors into [`LoadError`]s; an error
