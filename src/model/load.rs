@@ -181,6 +181,14 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadE
     Ok(out)
 }
 
+/// Parses multi-document YAML into plain values of any shape, without flattening Lists; the
+/// error is the parser's message with line and column.
+pub fn parse_yaml_values(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, yaml_options(text.len()))
+        .map_err(|e| e.to_string().trim_start_matches("error: ").to_owned())?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
 /// YAML 1.2 core schema, as kustomize reads it: only `true`/`false` are booleans, so
 /// `namespace: n` or `ENABLED: yes` stay strings instead of turning into YAML 1.1 booleans.
 ///

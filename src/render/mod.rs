@@ -1,8 +1,10 @@
 //! Rendering a source folder into the desired state.
 //!
-//! A folder of plain manifests renders as Argo CD's directory source does: every YAML and JSON
-//! file below it. Kustomize overlays are recognised and refused clearly until the native
-//! renderer lands.
+//! A folder holding a kustomization renders natively with kustomize's semantics ([`kustomize`]);
+//! any other folder renders as Argo CD's directory source does: every YAML and JSON file below it.
+
+pub mod fs;
+pub mod kustomize;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::model::load::{self, LoadError};
-use crate::model::{Manifest, ResourceKey};
+use crate::model::{Manifest, Origin, ResourceKey};
 
 /// Why a source could not be rendered.
 #[derive(Debug, Error)]
@@ -19,27 +21,37 @@ pub enum RenderError {
     /// Loading the manifests failed.
     #[error(transparent)]
     Load(#[from] LoadError),
-    /// The folder holds a kustomization, which this build cannot render yet.
-    #[error("{}: kustomize rendering is not supported by this build; point at a folder of plain manifests (e.g. the output of `kubectl kustomize`)", path.display())]
-    KustomizeUnsupported {
-        /// The kustomization file.
+    /// The kustomization does not render.
+    #[error(transparent)]
+    Kustomize(#[from] kustomize::KustomizeError),
+    /// The path cannot be resolved.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
         path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
     },
 }
 
-/// Names kustomize accepts for its configuration file.
-pub const KUSTOMIZATION_FILES: &[&str] =
-    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
 /// Renders `path` (a file or folder) into manifests, filling in `namespace` where missing.
+///
+/// A folder holding a kustomization renders with kustomize build semantics; any other folder
+/// contributes every manifest below it, as Argo CD's directory source does.
 pub fn render(path: &Path, namespace: Option<&str>) -> Result<Vec<Manifest>, RenderError> {
-    if path.is_dir()
-        && let Some(k) = KUSTOMIZATION_FILES
-            .iter()
-            .map(|f| path.join(f))
-            .find(|p| p.is_file())
-    {
-        return Err(RenderError::KustomizeUnsupported { path: k });
+    if path.is_dir() && kustomize::FILE_NAMES.iter().any(|f| path.join(f).is_file()) {
+        let (disk, dir) = fs::DiskFs::for_dir(path).map_err(|source| RenderError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let objects = kustomize::build(&disk, &dir)?;
+        let origin = Origin {
+            file: path.to_owned(),
+            line: None,
+        };
+        let docs = objects.into_iter().map(|o| (o, origin.clone())).collect();
+        return Ok(load::into_manifests(docs, namespace)?);
     }
     let docs = load::load_path(path)?;
     Ok(load::into_manifests(docs, namespace)?)
