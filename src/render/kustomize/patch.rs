@@ -438,9 +438,11 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, 
         *target = patch.iter().map(strip).collect();
         return;
     };
+    // kustomize (kyaml) puts the patch's new items before the existing ones, in patch order
+    let mut added = Vec::new();
     for item in patch {
         let Some(k) = crate::diff::merge_keys::item_key(item, key) else {
-            target.push(strip(item));
+            added.push(strip(item));
             continue;
         };
         let found = target
@@ -457,8 +459,12 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, 
                 path.pop();
             }
             (None, true) => {}
-            (None, false) => target.push(strip(item)),
+            (None, false) => added.push(strip(item)),
         }
+    }
+    if !added.is_empty() {
+        added.append(target);
+        *target = added;
     }
 }
 

@@ -154,7 +154,8 @@ fn apply(r: &Replacement, acc: &mut [Resource], file: &str) -> Result<(), Kustom
                     ),
                 ));
             };
-            value = Value::String(parts[i].to_owned());
+            // kustomize makes a new untagged scalar of the part, so `1.25` becomes a number
+            value = untagged_scalar(parts[i]);
         }
     }
     for t in &r.targets {
@@ -183,6 +184,14 @@ fn apply(r: &Replacement, acc: &mut [Resource], file: &str) -> Result<(), Kustom
         }
     }
     Ok(())
+}
+
+/// A plain YAML scalar's value: `1.25` a number, `true` a boolean, anything else a string.
+fn untagged_scalar(text: &str) -> Value {
+    match load::parse_yaml_values(text).ok().and_then(|mut v| v.pop()) {
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => v,
+        _ => Value::String(text.to_owned()),
+    }
 }
 
 fn describe(s: &Source) -> String {
