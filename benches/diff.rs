@@ -30,21 +30,12 @@ fn diff_10k_deployments(bencher: divan::Bencher) {
         })
         .collect();
     let rules = [Rule::status()];
-    let reconcilers = driftgate::config::Config::empty()
-        .reconcilers
-        .all_field_managers();
-    let settings = Settings {
-        rules: &rules,
-        reconcilers: &reconcilers,
-        instance_label: false,
-    };
+    let reconcilers = driftgate::config::Config::empty().reconcilers.all_field_managers();
+    let settings = Settings { rules: &rules, reconcilers: &reconcilers, instance_label: false };
     bencher.counter(ItemsCount::new(N)).bench(|| {
         let mut drifted = 0;
         for (key, desired, live) in &pairs {
-            if !diff_resource(key, desired, live, settings)
-                .differences
-                .is_empty()
-            {
+            if !diff_resource(key, desired, live, settings).differences.is_empty() {
                 drifted += 1;
             }
         }
@@ -56,27 +47,18 @@ fn diff_10k_deployments(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn parse_10k_live_yaml(bencher: divan::Bencher) {
     let items: Vec<_> = (0..N).map(fleet_gen::live).collect();
-    let text = serde_saphyr::to_string(
-        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
-    )
-    .unwrap();
-    bencher.counter(ItemsCount::new(N)).bench(|| {
-        driftgate::model::load::parse_yaml(&text, std::path::Path::new("live.yaml"))
-            .unwrap()
-            .len()
-    });
+    let text =
+        serde_saphyr::to_string(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})).unwrap();
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench(|| driftgate::model::load::parse_yaml(&text, std::path::Path::new("live.yaml")).unwrap().len());
 }
 
 #[divan::bench(sample_count = 10, sample_size = 1)]
 fn parse_10k_live_json(bencher: divan::Bencher) {
     let items: Vec<_> = (0..N).map(fleet_gen::live).collect();
-    let text = serde_json::to_string(
-        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}),
-    )
-    .unwrap();
-    bencher.counter(ItemsCount::new(N)).bench(|| {
-        driftgate::model::load::parse_json(&text, std::path::Path::new("live.json"))
-            .unwrap()
-            .len()
-    });
+    let text = serde_json::to_string(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})).unwrap();
+    bencher
+        .counter(ItemsCount::new(N))
+        .bench(|| driftgate::model::load::parse_json(&text, std::path::Path::new("live.json")).unwrap().len());
 }

@@ -33,10 +33,7 @@ pub fn live(i: usize) -> Value {
     } else {
         format!("registry.example.com/app:{}", i % 50)
     };
-    let mut env = vec![
-        json!({"name": "LOG_LEVEL", "value": "info"}),
-        json!({"name": "REGION", "value": "eu-west-1"}),
-    ];
+    let mut env = vec![json!({"name": "LOG_LEVEL", "value": "info"}), json!({"name": "REGION", "value": "eu-west-1"})];
     let mut managed = vec![
         json!({
             "manager": "argocd-controller", "operation": "Apply", "apiVersion": "apps/v1", "time": "2026-11-28T02:03:09Z", "fieldsType": "FieldsV1",

@@ -15,13 +15,8 @@ use crate::diff::ignore::{IgnoreRuleSpec, Rule, RuleError};
 pub const API_VERSION: &str = "driftgate.dev/v1alpha1";
 
 /// Field managers that are always reconcilers: Argo CD (SSA and client-side), Flux, driftgate.
-pub const DEFAULT_FIELD_MANAGERS: &[&str] = &[
-    "argocd-controller",
-    "argocd-application-controller",
-    "kustomize-controller",
-    "helm-controller",
-    "driftgate",
-];
+pub const DEFAULT_FIELD_MANAGERS: &[&str] =
+    &["argocd-controller", "argocd-application-controller", "kustomize-controller", "helm-controller", "driftgate"];
 
 /// Why the config could not be used.
 #[derive(Debug, Error)]
@@ -129,11 +124,7 @@ pub struct GitSource {
     #[serde(default = "default_revision")]
     pub revision: String,
     /// How often to poll for a new commit.
-    #[serde(
-        default,
-        deserialize_with = "opt_duration",
-        serialize_with = "ser_opt_duration"
-    )]
+    #[serde(default, deserialize_with = "opt_duration", serialize_with = "ser_opt_duration")]
     pub interval: Option<Duration>,
     /// Environment variable holding an HTTPS token.
     #[serde(default)]
@@ -165,10 +156,7 @@ pub struct Reconcilers {
 impl Reconcilers {
     /// The configured field managers plus the defaults.
     pub fn all_field_managers(&self) -> Vec<String> {
-        let mut all: Vec<String> = DEFAULT_FIELD_MANAGERS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let mut all: Vec<String> = DEFAULT_FIELD_MANAGERS.iter().map(|s| (*s).to_owned()).collect();
         for m in &self.field_managers {
             if !all.contains(m) {
                 all.push(m.clone());
@@ -264,10 +252,7 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
-        Self {
-            limit: default_limit(),
-            backoff: Backoff::default(),
-        }
+        Self { limit: default_limit(), backoff: Backoff::default() }
     }
 }
 
@@ -280,31 +265,19 @@ fn default_limit() -> i64 {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Backoff {
     /// First delay.
-    #[serde(
-        default = "default_duration",
-        deserialize_with = "duration",
-        serialize_with = "ser_duration"
-    )]
+    #[serde(default = "default_duration", deserialize_with = "duration", serialize_with = "ser_duration")]
     pub duration: Duration,
     /// Growth factor.
     #[serde(default = "default_factor")]
     pub factor: f64,
     /// Largest delay.
-    #[serde(
-        default = "default_max_duration",
-        deserialize_with = "duration",
-        serialize_with = "ser_duration"
-    )]
+    #[serde(default = "default_max_duration", deserialize_with = "duration", serialize_with = "ser_duration")]
     pub max_duration: Duration,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self {
-            duration: default_duration(),
-            factor: default_factor(),
-            max_duration: default_max_duration(),
-        }
+        Self { duration: default_duration(), factor: default_factor(), max_duration: default_max_duration() }
     }
 }
 
@@ -380,14 +353,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(bad)?;
         let n: f64 = rest[..num_end].parse().map_err(|_| bad())?;
         rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let secs = match &rest[..unit_end] {
             "ms" => n / 1000.0,
             "s" => n,
@@ -412,11 +381,7 @@ fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::
 
 fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
 }
 
 #[allow(clippy::ref_option)]
@@ -434,10 +399,7 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
 impl Config {
     /// Reads, parses and validates a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_owned(), source })?;
         let mut config = Self::parse(&text, path)?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         config.resolve_paths(base);
@@ -455,45 +417,27 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_owned(),
-            message,
-        };
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_owned(), message };
         if self.api_version != API_VERSION {
-            return Err(invalid(format!(
-                "apiVersion: expected {API_VERSION:?}, found {:?}",
-                self.api_version
-            )));
+            return Err(invalid(format!("apiVersion: expected {API_VERSION:?}, found {:?}", self.api_version)));
         }
         if self.kind != "Config" {
-            return Err(invalid(format!(
-                "kind: expected \"Config\", found {:?}",
-                self.kind
-            )));
+            return Err(invalid(format!("kind: expected \"Config\", found {:?}", self.kind)));
         }
         for (i, s) in self.sources.iter().enumerate() {
             if s.name.is_empty() {
                 return Err(invalid(format!("sources[{i}].name: must not be empty")));
             }
             if self.sources[..i].iter().any(|o| o.name == s.name) {
-                return Err(invalid(format!(
-                    "sources[{i}].name: {:?} is used twice",
-                    s.name
-                )));
+                return Err(invalid(format!("sources[{i}].name: {:?} is used twice", s.name)));
             }
         }
         let r = &self.self_heal.retry;
         if r.limit < -1 {
-            return Err(invalid(format!(
-                "selfHeal.retry.limit: {} (use -1 for unlimited, 0 for none)",
-                r.limit
-            )));
+            return Err(invalid(format!("selfHeal.retry.limit: {} (use -1 for unlimited, 0 for none)", r.limit)));
         }
         if r.backoff.factor < 1.0 || !r.backoff.factor.is_finite() {
-            return Err(invalid(format!(
-                "selfHeal.retry.backoff.factor: {} must be at least 1",
-                r.backoff.factor
-            )));
+            return Err(invalid(format!("selfHeal.retry.backoff.factor: {} must be at least 1", r.backoff.factor)));
         }
         for (i, sink) in self.audit.sinks.iter().enumerate() {
             let missing = match sink.sink_type {
@@ -502,22 +446,13 @@ impl Config {
                 _ => None,
             };
             if let Some(field) = missing {
-                return Err(invalid(format!(
-                    "audit.sinks[{i}].{field}: required for this sink type"
-                )));
+                return Err(invalid(format!("audit.sinks[{i}].{field}: required for this sink type")));
             }
         }
         // compile every rule now so a bad rule fails at start-up, not on first use
-        self.rules(None).map_err(|source| ConfigError::Rule {
-            path: path.to_owned(),
-            source,
-        })?;
+        self.rules(None).map_err(|source| ConfigError::Rule { path: path.to_owned(), source })?;
         for s in &self.sources {
-            self.rules(Some(&s.name))
-                .map_err(|source| ConfigError::Rule {
-                    path: path.to_owned(),
-                    source,
-                })?;
+            self.rules(Some(&s.name)).map_err(|source| ConfigError::Rule { path: path.to_owned(), source })?;
         }
         Ok(())
     }
@@ -566,10 +501,7 @@ impl Config {
         }
         if let Some(src) = source.and_then(|n| self.source(n)) {
             for (i, spec) in src.ignore_differences.iter().enumerate() {
-                rules.push(Rule::compile(
-                    spec,
-                    format!("sources[{}].ignoreDifferences[{i}]", src.name),
-                )?);
+                rules.push(Rule::compile(spec, format!("sources[{}].ignoreDifferences[{i}]", src.name))?);
             }
         }
         Ok(rules)
@@ -577,11 +509,7 @@ impl Config {
 
     /// A config with no sources and default settings, for commands run without `--config`.
     pub fn empty() -> Self {
-        Self {
-            api_version: API_VERSION.into(),
-            kind: "Config".into(),
-            ..Self::default()
-        }
+        Self { api_version: API_VERSION.into(), kind: "Config".into(), ..Self::default() }
     }
 }
 
@@ -633,38 +561,23 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317"}
     #[test]
     fn full_schema_parses() {
         let c = parse(FULL).unwrap();
-        assert_eq!(
-            c.sources[0].git.as_ref().unwrap().interval,
-            Some(Duration::from_secs(60))
-        );
+        assert_eq!(c.sources[0].git.as_ref().unwrap().interval, Some(Duration::from_secs(60)));
         assert_eq!(c.sources[0].mode, Some(Mode::Warn));
         assert_eq!(c.admission.failure_policy, FailurePolicy::Open);
-        assert_eq!(
-            c.self_heal.retry.backoff.max_duration,
-            Duration::from_secs(180)
-        );
-        assert!(
-            c.reconcilers
-                .all_field_managers()
-                .contains(&"my-controller".to_owned())
-        );
-        assert!(
-            c.reconcilers
-                .all_field_managers()
-                .contains(&"argocd-controller".to_owned())
-        );
+        assert_eq!(c.self_heal.retry.backoff.max_duration, Duration::from_secs(180));
+        assert!(c.reconcilers.all_field_managers().contains(&"my-controller".to_owned()));
+        assert!(c.reconcilers.all_field_managers().contains(&"argocd-controller".to_owned()));
         assert_eq!(c.rules(Some("guestbook")).unwrap().len(), 4);
     }
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nadmission:\n  mode: warn\n  failurePolicyy: open\n")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("driftgate.yaml: line 5 column 3: unknown field `failurePolicyy`"),
-            "{err}"
-        );
+        let err = parse(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nadmission:\n  mode: warn\n  failurePolicyy: open\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("driftgate.yaml: line 5 column 3: unknown field `failurePolicyy`"), "{err}");
     }
 
     #[test]
@@ -672,34 +585,29 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317"}
         let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nignoreDifferences:\n  - kind: X\n    jsonPointer: [/a]\n")
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("line 5") && err.contains("jsonPointer"),
-            "{err}"
-        );
+        assert!(err.contains("line 5") && err.contains("jsonPointer"), "{err}");
     }
 
     #[test]
     fn bad_values() {
-        assert!(
-            parse("apiVersion: v1\nkind: Config\n")
-                .unwrap_err()
-                .to_string()
-                .contains("apiVersion")
-        );
+        assert!(parse("apiVersion: v1\nkind: Config\n").unwrap_err().to_string().contains("apiVersion"));
+        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nadmission: {mode: block}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
         let err =
-            parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nadmission: {mode: block}\n")
+            parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nselfHeal: {retry: {backoff: {duration: 5x}}}\n")
                 .unwrap_err()
                 .to_string();
-        assert!(err.contains("line 3"), "{err}");
-        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nselfHeal: {retry: {backoff: {duration: 5x}}}\n").unwrap_err().to_string();
         assert!(err.contains("invalid duration"), "{err}");
-        let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources: [{name: a, path: x}, {name: a, path: y}]\n").unwrap_err().to_string();
+        let err = parse(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources: [{name: a, path: x}, {name: a, path: y}]\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("sources[1].name"), "{err}");
         let err = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nignoreDifferences: [{kind: X, jqPathExpressions: ['.a[']}]\n").unwrap_err().to_string();
-        assert!(
-            err.contains("ignoreDifferences[0]: jqPathExpressions"),
-            "{err}"
-        );
+        assert!(err.contains("ignoreDifferences[0]: jqPathExpressions"), "{err}");
     }
 
     #[test]

@@ -30,13 +30,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-const EXAMPLE: &[&str] = &[
-    "diff",
-    "--config",
-    "examples/driftgate.yaml",
-    "--live",
-    "examples/live/production.yaml",
-];
+const EXAMPLE: &[&str] = &["diff", "--config", "examples/driftgate.yaml", "--live", "examples/live/production.yaml"];
 
 #[test]
 fn example_drift_text() {
@@ -73,20 +67,13 @@ fn in_sync_exits_zero() {
         "tests/fixtures/seed-live/live-synced-with-managed-fields.yaml",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(
-        stdout(&o),
-        "Summary: 3 synced, 0 out of sync, 0 missing, 0 extra\n"
-    );
+    assert_eq!(stdout(&o), "Summary: 3 synced, 0 out of sync, 0 missing, 0 extra\n");
 }
 
 #[test]
 fn desired_with_namespace_and_live_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    write(
-        tmp.path(),
-        "cm.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n",
-    );
+    write(tmp.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n");
     let live = tempfile::tempdir().unwrap();
     write(
         live.path(),
@@ -95,41 +82,17 @@ fn desired_with_namespace_and_live_folder() {
     );
     let desired = tmp.path().to_string_lossy().into_owned();
     let live_dir = live.path().to_string_lossy().into_owned();
-    let o = run(&[
-        "diff",
-        "--desired",
-        &desired,
-        "-n",
-        "ns1",
-        "--live",
-        &live_dir,
-    ]);
+    let o = run(&["diff", "--desired", &desired, "-n", "ns1", "--live", &live_dir]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    let o = run(&[
-        "diff",
-        "--desired",
-        &desired,
-        "-n",
-        "ns2",
-        "--live",
-        &live_dir,
-    ]);
+    let o = run(&["diff", "--desired", &desired, "-n", "ns2", "--live", &live_dir]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stdout(&o).contains("ConfigMap ns2/a Missing"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("ConfigMap ns2/a Missing"), "{}", stdout(&o));
 }
 
 #[test]
 fn extra_objects_with_markers_are_reported() {
     let tmp = tempfile::tempdir().unwrap();
-    let desired = write(
-        tmp.path(),
-        "d.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n",
-    );
+    let desired = write(tmp.path(), "d.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n");
     let live = write(
         tmp.path(),
         "l.yaml",
@@ -155,47 +118,32 @@ fn render_prints_plain_manifests() {
 }
 
 #[test]
-fn render_refuses_kustomizations_clearly() {
+fn render_kustomize_overlay() {
     let o = run(&["render", "examples/gitops/apps/overlays/production"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("name: myapp-config-c2c6g75b49"), "{}", stdout(&o));
+    let o = run(&["render", "tests/kustomize/cases/e01-helm-charts"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("kustomization.yaml: kustomize rendering is not supported"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("`helmCharts` is not supported"), "{}", stderr(&o));
 }
 
 #[test]
 fn invalid_yaml_names_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let bad = write(
-        tmp.path(),
-        "bad.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n",
-    );
+    let bad = write(tmp.path(), "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n");
     let o = run(&["diff", "--desired", &bad, "--live", &bad]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(
-        err.starts_with(&format!("error: {bad}: invalid YAML: line 4")),
-        "{err}"
-    );
+    assert!(err.starts_with(&format!("error: {bad}: invalid YAML: line 4")), "{err}");
 }
 
 #[test]
 fn non_object_document_names_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let bad = write(
-        tmp.path(),
-        "list.yaml",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n- 1\n- 2\n",
-    );
+    let bad = write(tmp.path(), "list.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n- 1\n- 2\n");
     let o = run(&["diff", "--desired", &bad, "--live", &bad]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(
-        stderr(&o),
-        format!("error: {bad}:5: expected a Kubernetes object (a mapping), found a list\n")
-    );
+    assert_eq!(stderr(&o), format!("error: {bad}:5: expected a Kubernetes object (a mapping), found a list\n"));
 }
 
 #[test]
@@ -217,35 +165,17 @@ fn unknown_config_key_names_key_and_line() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(
-        err.starts_with(&format!(
-            "error: {cfg}: line 5 column 3: unknown field `dryrun`"
-        )),
-        "{err}"
-    );
+    assert!(err.starts_with(&format!("error: {cfg}: line 5 column 3: unknown field `dryrun`")), "{err}");
 }
 
 #[test]
 fn missing_file_is_named() {
-    let o = run(&[
-        "diff",
-        "--desired",
-        "no/such/dir",
-        "--live",
-        "tests/fixtures/guestbook-git",
-    ]);
+    let o = run(&["diff", "--desired", "no/such/dir", "--live", "tests/fixtures/guestbook-git"]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(
-        stderr(&o),
-        "error: no/such/dir: no such file or directory\n"
-    );
+    assert_eq!(stderr(&o), "error: no/such/dir: no such file or directory\n");
     let o = run(&["diff", "--config", "no/such.yaml", "--live", "x"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).starts_with("error: no/such.yaml: "),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).starts_with("error: no/such.yaml: "), "{}", stderr(&o));
 }
 
 #[test]
@@ -259,9 +189,7 @@ fn duplicate_key_names_both_files() {
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(
         stderr(&o),
-        format!(
-            "error: /ConfigMap/n/a is defined twice: at {dir}/a.yaml:1 and at {dir}/b.yaml:3\n"
-        )
+        format!("error: /ConfigMap/n/a is defined twice: at {dir}/a.yaml:1 and at {dir}/b.yaml:3\n")
     );
 }
 
@@ -275,17 +203,9 @@ fn usage_errors_exit_two() {
 #[test]
 fn live_from_stdin() {
     use std::io::Write as _;
-    let live =
-        std::fs::read(support::fixtures().join("seed-live/live-drifted-with-managed-fields.yaml"))
-            .unwrap();
+    let live = std::fs::read(support::fixtures().join("seed-live/live-drifted-with-managed-fields.yaml")).unwrap();
     let mut child = Command::new(support::bin())
-        .args([
-            "diff",
-            "--desired",
-            "tests/fixtures/seed-live/rendered-production.yaml",
-            "--live",
-            "-",
-        ])
+        .args(["diff", "--desired", "tests/fixtures/seed-live/rendered-production.yaml", "--live", "-"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::piped())
@@ -303,17 +223,7 @@ fn duplicate_live_objects_are_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n";
     let live = write(tmp.path(), "live.yaml", &format!("{doc}---\n{doc}"));
-    let o = run(&[
-        "diff",
-        "--desired",
-        "tests/fixtures/guestbook-git",
-        "--live",
-        &live,
-    ]);
+    let o = run(&["diff", "--desired", "tests/fixtures/guestbook-git", "--live", &live]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("/ConfigMap/n/a is defined twice"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("/ConfigMap/n/a is defined twice"), "{}", stderr(&o));
 }

@@ -13,11 +13,7 @@ use serde_json::Value;
 
 fn cases() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kustomize/cases");
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut out: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
     out.sort();
     out
 }
@@ -31,10 +27,7 @@ fn render_case(case: &Path) -> Result<Vec<Value>, String> {
 #[test]
 fn corpus_is_broad() {
     let all = cases();
-    let goldens = all
-        .iter()
-        .filter(|c| c.join("expected.yaml").is_file())
-        .count();
+    let goldens = all.iter().filter(|c| c.join("expected.yaml").is_file()).count();
     assert!(goldens >= 25, "only {goldens} golden cases");
     assert!(all.len() - goldens >= 5, "too few error cases");
 }
@@ -48,17 +41,10 @@ fn renders_like_kubectl_kustomize() {
         let expected_error = case.join("expected-error.txt");
         match (golden.is_file(), render_case(&case)) {
             (true, Ok(got)) => {
-                let want =
-                    load::parse_yaml_values(&std::fs::read_to_string(&golden).unwrap()).unwrap();
+                let want = load::parse_yaml_values(&std::fs::read_to_string(&golden).unwrap()).unwrap();
                 if got != want {
-                    let got_yaml: Vec<String> = got
-                        .iter()
-                        .map(|v| serde_saphyr::to_string(v).unwrap())
-                        .collect();
-                    failures.push(format!(
-                        "{name}: objects differ\n--- got\n{}",
-                        got_yaml.join("---\n")
-                    ));
+                    let got_yaml: Vec<String> = got.iter().map(|v| serde_saphyr::to_string(v).unwrap()).collect();
+                    failures.push(format!("{name}: objects differ\n--- got\n{}", got_yaml.join("---\n")));
                 }
             }
             (true, Err(e)) => failures.push(format!("{name}: failed: {e}")),
@@ -66,10 +52,7 @@ fn renders_like_kubectl_kustomize() {
             (false, Err(e)) => {
                 let want = std::fs::read_to_string(&expected_error).unwrap();
                 if !e.contains(want.trim()) {
-                    failures.push(format!(
-                        "{name}: error {e:?} does not contain {:?}",
-                        want.trim()
-                    ));
+                    failures.push(format!("{name}: error {e:?} does not contain {:?}", want.trim()));
                 }
             }
         }
@@ -79,10 +62,7 @@ fn renders_like_kubectl_kustomize() {
 
 #[test]
 fn rendering_is_deterministic() {
-    for case in cases()
-        .into_iter()
-        .filter(|c| c.join("expected.yaml").is_file())
-    {
+    for case in cases().into_iter().filter(|c| c.join("expected.yaml").is_file()) {
         assert_eq!(render_case(&case), render_case(&case), "{}", case.display());
     }
 }

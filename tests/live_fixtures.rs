@@ -26,16 +26,7 @@ fn diff_live_deployment(live: &Value, rules: &[Rule]) -> ResourceReport {
     let d = desired();
     let want = &d[&key].object;
     let rec = reconcilers();
-    report::diff_resource(
-        &key,
-        want,
-        live,
-        Settings {
-            rules,
-            reconcilers: &rec,
-            instance_label: false,
-        },
-    )
+    report::diff_resource(&key, want, live, Settings { rules, reconcilers: &rec, instance_label: false })
 }
 
 fn object_of(review: &str) -> Value {
@@ -58,13 +49,7 @@ fn review_005_kubectl_edit_drifts_on_the_image() {
     assert_eq!(r.status, Status::OutOfSync);
     assert_eq!(paths(&r), ["spec.template.spec.containers[name=web].image"]);
     let d = &r.differences[0];
-    assert_eq!(
-        d.change,
-        Change::Changed {
-            live: "nginx:1.26-alice".into(),
-            desired: "nginx:1.25".into()
-        }
-    );
+    assert_eq!(d.change, Change::Changed { live: "nginx:1.26-alice".into(), desired: "nginx:1.25".into() });
     assert_eq!(d.actors[0].manager, "kubectl-edit");
     assert_eq!(d.pointer, "/spec/template/spec/containers/0/image");
 }
@@ -81,16 +66,10 @@ fn review_010_strategic_patch_adds_an_env_var() {
     assert!(matches!(&env.change, Change::Added { live } if live[0]["name"] == "DEBUG"));
     assert_eq!(env.actors[0].manager, "kubectl-patch");
     // the earlier scale and edit are still there, each with its culprit
-    let by_path: BTreeMap<&str, &str> = r
-        .differences
-        .iter()
-        .map(|d| (d.path.as_str(), d.actors[0].manager.as_str()))
-        .collect();
+    let by_path: BTreeMap<&str, &str> =
+        r.differences.iter().map(|d| (d.path.as_str(), d.actors[0].manager.as_str())).collect();
     assert_eq!(by_path["spec.replicas"], "kubectl");
-    assert_eq!(
-        by_path["spec.template.spec.containers[name=web].image"],
-        "kubectl-edit"
-    );
+    assert_eq!(by_path["spec.template.spec.containers[name=web].image"], "kubectl-edit");
 }
 
 #[test]
@@ -102,22 +81,12 @@ fn review_006_scale_subresource_changes_replicas() {
     live["spec"]["replicas"] = scale["object"]["spec"]["replicas"].clone();
     let r = diff_live_deployment(&live, &[Rule::status()]);
     assert_eq!(paths(&r), ["spec.replicas"]);
-    assert_eq!(
-        r.differences[0].change,
-        Change::Changed {
-            live: 5.into(),
-            desired: 2.into()
-        }
-    );
+    assert_eq!(r.differences[0].change, Change::Changed { live: 5.into(), desired: 2.into() });
 
     // an HPA-style rule on /spec/replicas suppresses it, and says so
     let spec: IgnoreRuleSpec =
-        serde_saphyr::from_str("group: apps\nkind: Deployment\njsonPointers: [/spec/replicas]")
-            .unwrap();
-    let rules = [
-        Rule::status(),
-        Rule::compile(&spec, "ignoreDifferences[0]".into()).unwrap(),
-    ];
+        serde_saphyr::from_str("group: apps\nkind: Deployment\njsonPointers: [/spec/replicas]").unwrap();
+    let rules = [Rule::status(), Rule::compile(&spec, "ignoreDifferences[0]".into()).unwrap()];
     let r = diff_live_deployment(&live, &rules);
     assert_eq!(r.status, Status::Synced);
     assert_eq!(r.suppressed[0].path, "spec.replicas");
@@ -128,11 +97,7 @@ fn review_006_scale_subresource_changes_replicas() {
 fn review_019_self_heal_result_is_synced_on_declared_fields() {
     // argocd's forced apply reverted the image; alice's env var stays: additive drift
     let r = diff_live_deployment(&object_of("019"), &[Rule::status()]);
-    assert!(
-        !paths(&r).contains(&"spec.template.spec.containers[name=web].image"),
-        "{:?}",
-        paths(&r)
-    );
+    assert!(!paths(&r).contains(&"spec.template.spec.containers[name=web].image"), "{:?}", paths(&r));
 }
 
 #[test]
@@ -140,11 +105,7 @@ fn reviews_of_configmap_and_secret() {
     let d = desired();
     let rec = reconcilers();
     let rules = [Rule::status()];
-    let s = Settings {
-        rules: &rules,
-        reconcilers: &rec,
-        instance_label: false,
-    };
+    let s = Settings { rules: &rules, reconcilers: &rec, instance_label: false };
     let cm_key = ResourceKey::new("", "ConfigMap", Some("demo"), "guestbook-config");
     let r = report::diff_resource(&cm_key, &d[&cm_key].object, &object_of("002"), s);
     assert_eq!(r.status, Status::Synced, "{:#?}", r.differences);
@@ -156,10 +117,7 @@ fn reviews_of_configmap_and_secret() {
     let r = report::diff_resource(&secret_key, &d[&secret_key].object, &object_of("009"), s);
     assert_eq!(paths(&r), ["data.EXTRA"]);
     let json = serde_json::to_string(&r).unwrap();
-    let extra = object_of("009")["data"]["EXTRA"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let extra = object_of("009")["data"]["EXTRA"].as_str().unwrap().to_owned();
     assert!(!json.contains(&extra), "secret value leaked: {json}");
 }
 
@@ -170,11 +128,7 @@ fn seed(live_file: &str) -> DriftReport {
     let live = load::into_manifests(docs, None).unwrap();
     let rec = reconcilers();
     let rules = [Rule::status()];
-    let settings = Settings {
-        rules: &rules,
-        reconcilers: &rec,
-        instance_label: false,
-    };
+    let settings = Settings { rules: &rules, reconcilers: &rec, instance_label: false };
     report::diff_sets(&desired, live, settings).unwrap()
 }
 
@@ -194,15 +148,9 @@ fn seed_drifted_snapshot_shows_all_four_edits_and_their_culprits() {
         .resources
         .iter()
         .flat_map(|res| {
-            res.differences.iter().map(|d| {
-                (
-                    d.path.clone(),
-                    d.actors
-                        .first()
-                        .map(|a| a.manager.clone())
-                        .unwrap_or_default(),
-                )
-            })
+            res.differences
+                .iter()
+                .map(|d| (d.path.clone(), d.actors.first().map(|a| a.manager.clone()).unwrap_or_default()))
         })
         .collect();
     found.sort();
@@ -211,14 +159,8 @@ fn seed_drifted_snapshot_shows_all_four_edits_and_their_culprits() {
         [
             ("metadata.labels".to_owned(), "kubectl-label".to_owned()),
             ("spec.replicas".to_owned(), "kubectl".to_owned()),
-            (
-                "spec.template.spec.containers[name=myapp].env".to_owned(),
-                "kubectl-patch".to_owned()
-            ),
-            (
-                "spec.template.spec.containers[name=myapp].image".to_owned(),
-                "kubectl-set".to_owned()
-            ),
+            ("spec.template.spec.containers[name=myapp].env".to_owned(), "kubectl-patch".to_owned()),
+            ("spec.template.spec.containers[name=myapp].image".to_owned(), "kubectl-set".to_owned()),
         ]
     );
     assert_eq!(r.summary.synced, 1, "the ConfigMap is untouched");
@@ -227,15 +169,8 @@ fn seed_drifted_snapshot_shows_all_four_edits_and_their_culprits() {
 #[test]
 fn seed_drifted_without_managed_fields_still_finds_additive_drift() {
     let r = seed("live-drifted.yaml");
-    let all: Vec<String> = r
-        .resources
-        .iter()
-        .flat_map(|res| res.differences.iter().map(|d| d.path.clone()))
-        .collect();
+    let all: Vec<String> = r.resources.iter().flat_map(|res| res.differences.iter().map(|d| d.path.clone())).collect();
     assert!(all.contains(&"metadata.labels".to_owned()), "{all:?}");
-    assert!(
-        all.contains(&"spec.template.spec.containers[name=myapp].env".to_owned()),
-        "{all:?}"
-    );
+    assert!(all.contains(&"spec.template.spec.containers[name=myapp].env".to_owned()), "{all:?}");
     assert_eq!(all.len(), 4, "{all:?}");
 }

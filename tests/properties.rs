@@ -34,22 +34,19 @@ fn tree() -> impl Strategy<Value = Value> {
             prop::collection::btree_map(key(), inner.clone(), 0..5)
                 .prop_map(|m| Value::Object(m.into_iter().collect())),
             prop::collection::vec(scalar(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(
-                "[a-z]{1,4}",
-                prop::collection::btree_map(key(), inner, 0..3),
-                0..4
-            )
-            .prop_map(|items| {
-                Value::Array(
-                    items
-                        .into_iter()
-                        .map(|(name, mut fields)| {
-                            fields.insert("name".to_owned(), Value::String(name));
-                            Value::Object(fields.into_iter().collect::<Map<_, _>>())
-                        })
-                        .collect(),
-                )
-            }),
+            prop::collection::btree_map("[a-z]{1,4}", prop::collection::btree_map(key(), inner, 0..3), 0..4).prop_map(
+                |items| {
+                    Value::Array(
+                        items
+                            .into_iter()
+                            .map(|(name, mut fields)| {
+                                fields.insert("name".to_owned(), Value::String(name));
+                                Value::Object(fields.into_iter().collect::<Map<_, _>>())
+                            })
+                            .collect(),
+                    )
+                }
+            ),
         ]
     })
 }
@@ -60,11 +57,7 @@ fn object(spec: &Value) -> Value {
 
 fn settings(rules: &[Rule]) -> Settings<'_> {
     static RECONCILERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    Settings {
-        rules,
-        reconcilers: RECONCILERS.get_or_init(|| vec!["argocd-controller".into()]),
-        instance_label: false,
-    }
+    Settings { rules, reconcilers: RECONCILERS.get_or_init(|| vec!["argocd-controller".into()]), instance_label: false }
 }
 
 fn key_of() -> ResourceKey {

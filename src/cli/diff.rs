@@ -63,11 +63,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         sources.push((None, config.rules(None)?, render::render_set(path, ns)?));
     } else {
         let selected: Vec<_> = match &args.source {
-            Some(name) => vec![
-                config
-                    .source(name)
-                    .with_context(|| format!("no source named {name:?} in the config"))?,
-            ],
+            Some(name) => vec![config.source(name).with_context(|| format!("no source named {name:?} in the config"))?],
             None => config.sources.iter().collect(),
         };
         if selected.is_empty() {
@@ -75,33 +71,19 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
         for src in selected {
             if src.git.is_some() {
-                bail!(
-                    "source {:?}: Git sources are not supported by this build; use a local path",
-                    src.name
-                );
+                bail!("source {:?}: Git sources are not supported by this build; use a local path", src.name);
             }
             let set = render::render_set(&src.path, src.namespace.as_deref().or(ns))?;
             sources.push((Some(src.name.clone()), config.rules(Some(&src.name))?, set));
         }
     }
 
-    let sets: Vec<SourceSet<'_>> = sources
-        .iter()
-        .map(|(name, rules, desired)| SourceSet {
-            name: name.as_deref(),
-            rules,
-            desired,
-        })
-        .collect();
+    let sets: Vec<SourceSet<'_>> =
+        sources.iter().map(|(name, rules, desired)| SourceSet { name: name.as_deref(), rules, desired }).collect();
     let mut comparison = Comparison::new(sets, &reconcilers, config.ownership.instance_label);
     // namespaces of live objects follow the same scopes as Git's (CRDs declared there included)
-    let scopes = Scopes::learn(
-        sources
-            .iter()
-            .flat_map(|(_, _, set)| set.values().map(|m| &m.object)),
-    );
-    let mut observe =
-        |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
+    let scopes = Scopes::learn(sources.iter().flat_map(|(_, _, set)| set.values().map(|m| &m.object)));
+    let mut observe = |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
     match args.live.as_str() {
         "cluster" => bail!(
             "--live cluster needs the cluster connection, which this build does not have yet; give a file or folder"
@@ -125,9 +107,5 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
             out.write_all(b"\n")?;
         }
     }
-    Ok(if report.summary.in_sync() {
-        super::EXIT_OK
-    } else {
-        super::EXIT_DRIFT
-    })
+    Ok(if report.summary.in_sync() { super::EXIT_OK } else { super::EXIT_DRIFT })
 }

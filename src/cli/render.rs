@@ -41,11 +41,7 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<u8> {
                 if i > 0 {
                     out.write_all(b"---\n")?;
                 }
-                out.write_all(
-                    serde_saphyr::to_string(&m.object)
-                        .context("rendering YAML")?
-                        .as_bytes(),
-                )?;
+                out.write_all(serde_saphyr::to_string(&m.object).context("rendering YAML")?.as_bytes())?;
             }
         }
         Format::Json => {

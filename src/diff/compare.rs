@@ -66,10 +66,7 @@ impl Context<'_> {
 
     /// True when some entry by a non-reconciler exists, so undeclared fields can be attributed.
     fn has_foreign_writers(&self) -> bool {
-        self.managed
-            .entries
-            .iter()
-            .any(|e| !self.is_reconciler(e.manager))
+        self.managed.entries.iter().any(|e| !self.is_reconciler(e.manager))
     }
 }
 
@@ -80,13 +77,9 @@ pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Differen
         ctx,
         live_root: live,
         attribute: if ctx.managed.is_empty() {
-            Attribution::Defaults {
-                enabled: defaults::is_builtin_group(ctx.group),
-            }
+            Attribution::Defaults { enabled: defaults::is_builtin_group(ctx.group) }
         } else {
-            Attribution::ManagedFields {
-                foreign: ctx.has_foreign_writers(),
-            }
+            Attribution::ManagedFields { foreign: ctx.has_foreign_writers() }
         },
         path: FieldPath::default(),
         out: Vec::new(),
@@ -127,9 +120,7 @@ impl Walker<'_, '_> {
             Value::Object(dm) => match l {
                 Some(Value::Object(lm)) => {
                     for (k, dv) in dm {
-                        if root && (k == "apiVersion" || k == "kind")
-                            || normalise::is_dropped(&self.path, k)
-                        {
+                        if root && (k == "apiVersion" || k == "kind") || normalise::is_dropped(&self.path, k) {
                             continue;
                         }
                         self.path.push_field(k);
@@ -149,10 +140,7 @@ impl Walker<'_, '_> {
                         self.push(Change::Missing { desired: d.clone() });
                     }
                 }
-                Some(other) => self.push(Change::Changed {
-                    live: other.clone(),
-                    desired: d.clone(),
-                }),
+                Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
             },
             Value::Array(da) => match l {
                 Some(Value::Array(la)) => self.list(da, la),
@@ -161,10 +149,7 @@ impl Walker<'_, '_> {
                         self.push(Change::Missing { desired: d.clone() });
                     }
                 }
-                Some(other) => self.push(Change::Changed {
-                    live: other.clone(),
-                    desired: d.clone(),
-                }),
+                Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
             },
             // A declared null states no value: whatever is live is judged as undeclared.
             Value::Null => {
@@ -176,10 +161,7 @@ impl Walker<'_, '_> {
                 None | Some(Value::Null) => self.push(Change::Missing { desired: d.clone() }),
                 Some(lv) => {
                     if !scalar_eq(scalar, lv, &self.path) {
-                        self.push(Change::Changed {
-                            live: lv.clone(),
-                            desired: d.clone(),
-                        });
+                        self.push(Change::Changed { live: lv.clone(), desired: d.clone() });
                     }
                 }
             },
@@ -206,16 +188,13 @@ impl Walker<'_, '_> {
                 self.declared(ditem, Some(&la[i]), false);
             } else {
                 self.path.push_item(label, None, Some(j));
-                self.push(Change::Missing {
-                    desired: ditem.clone(),
-                });
+                self.push(Change::Missing { desired: ditem.clone() });
             }
             self.path.pop();
         }
         for (i, litem) in la.iter().enumerate() {
             if !matched[i] {
-                self.path
-                    .push_item(merge_keys::label(key, &lkeys[i]), Some(i), None);
+                self.path.push_item(merge_keys::label(key, &lkeys[i]), Some(i), None);
                 self.extra_item(litem);
                 self.path.pop();
             }
@@ -232,10 +211,7 @@ impl Walker<'_, '_> {
                 self.path.pop();
             }
         } else {
-            self.push(Change::Changed {
-                live: Value::Array(la.to_vec()),
-                desired: Value::Array(da.to_vec()),
-            });
+            self.push(Change::Changed { live: Value::Array(la.to_vec()), desired: Value::Array(da.to_vec()) });
         }
     }
 
@@ -279,10 +255,7 @@ impl Walker<'_, '_> {
         let mut child = |w: &mut Self, cv: &Value| match w.undeclared(cv) {
             Outcome::All => {
                 any = true;
-                whole.push(Difference {
-                    path: w.path.clone(),
-                    change: Change::Added { live: cv.clone() },
-                });
+                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: cv.clone() } });
             }
             Outcome::None => all = false,
             Outcome::Some(d) => {
@@ -306,9 +279,7 @@ impl Walker<'_, '_> {
                 let key: Option<&[KeyField]> = merge_keys::merge_key_at(&self.path);
                 for (i, v) in a.iter().enumerate() {
                     let label = key
-                        .and_then(|k| {
-                            merge_keys::item_key(v, k).map(|vals| merge_keys::label(k, &vals))
-                        })
+                        .and_then(|k| merge_keys::item_key(v, k).map(|vals| merge_keys::label(k, &vals)))
                         .unwrap_or_else(|| i.to_string());
                     self.path.push_item(label, Some(i), None);
                     child(self, v);
@@ -316,11 +287,7 @@ impl Walker<'_, '_> {
                 }
             }
             _ => {
-                return if self.leaf_is_drift(lv) {
-                    Outcome::All
-                } else {
-                    Outcome::None
-                };
+                return if self.leaf_is_drift(lv) { Outcome::All } else { Outcome::None };
             }
         }
         if all && any {
@@ -338,30 +305,21 @@ impl Walker<'_, '_> {
             return false;
         }
         match self.attribute {
-            Attribution::ManagedFields { .. } => self
-                .ctx
-                .managed
-                .owners(self.live_root, &self.path)
-                .any(|e| !self.ctx.is_reconciler(e.manager)),
+            Attribution::ManagedFields { .. } => {
+                self.ctx.managed.owners(self.live_root, &self.path).any(|e| !self.ctx.is_reconciler(e.manager))
+            }
             Attribution::Defaults { enabled } => enabled,
         }
     }
 
     fn push(&mut self, change: Change) {
-        self.out.push(Difference {
-            path: self.path.clone(),
-            change,
-        });
+        self.out.push(Difference { path: self.path.clone(), change });
     }
 }
 
 /// Looks a key up; small maps (nearly all of a manifest's) are scanned, which beats hashing.
 fn lookup<'v>(map: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
-    if map.len() <= 16 {
-        map.iter().find_map(|(k, v)| (k == key).then_some(v))
-    } else {
-        map.get(key)
-    }
+    if map.len() <= 16 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
 }
 
 /// Scalar equality: numbers by value, quantities by amount where the path holds quantities.
@@ -391,10 +349,7 @@ mod tests {
             managed: &managed,
             reconcilers: &["argocd-controller".to_owned()],
         };
-        compare(desired, &live, &ctx)
-            .into_iter()
-            .map(|d| (d.path.to_string(), d.change))
-            .collect()
+        compare(desired, &live, &ctx).into_iter().map(|d| (d.path.to_string(), d.change)).collect()
     }
 
     fn deploy(image: &str) -> Value {
@@ -433,8 +388,7 @@ mod tests {
     #[test]
     fn added_env_without_managed_fields_is_drift() {
         let mut live = deploy("nginx:1");
-        live["spec"]["template"]["spec"]["containers"][0]["env"] =
-            json!([{"name": "DEBUG", "value": "1"}]);
+        live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "DEBUG", "value": "1"}]);
         let d = run(&deploy("nginx:1"), &live);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].0, "spec.template.spec.containers[name=web].env");
@@ -444,17 +398,13 @@ mod tests {
     #[test]
     fn added_item_to_declared_list() {
         let mut desired = deploy("nginx:1");
-        desired["spec"]["template"]["spec"]["containers"][0]["env"] =
-            json!([{"name": "A", "value": "1"}]);
+        desired["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "A", "value": "1"}]);
         let mut live = desired.clone();
         live["spec"]["template"]["spec"]["containers"][0]["env"] =
             json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]);
         let d = run(&desired, &live);
         assert_eq!(d.len(), 1);
-        assert_eq!(
-            d[0].0,
-            "spec.template.spec.containers[name=web].env[name=B]"
-        );
+        assert_eq!(d[0].0, "spec.template.spec.containers[name=web].env[name=B]");
     }
 
     #[test]
@@ -463,14 +413,10 @@ mod tests {
         desired["spec"]["template"]["spec"]["containers"][0]["env"] =
             json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]);
         let mut live = desired.clone();
-        live["spec"]["template"]["spec"]["containers"][0]["env"] =
-            json!([{"name": "B", "value": "2"}]);
+        live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "B", "value": "2"}]);
         let d = run(&desired, &live);
         assert_eq!(d.len(), 1);
-        assert_eq!(
-            d[0].0,
-            "spec.template.spec.containers[name=web].env[name=A]"
-        );
+        assert_eq!(d[0].0, "spec.template.spec.containers[name=web].env[name=A]");
         assert!(matches!(d[0].1, Change::Missing { .. }));
         live["spec"]["template"]["spec"]["containers"][0]["env"] =
             json!([{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]);

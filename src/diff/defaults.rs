@@ -33,11 +33,7 @@ struct Default {
 }
 
 const fn row(pattern: &'static str, expect: Expect) -> Default {
-    Default {
-        kinds: &[],
-        pattern,
-        expect,
-    }
+    Default { kinds: &[], pattern, expect }
 }
 
 /// The table. Kinds are empty when a row holds for every kind.
@@ -53,41 +49,17 @@ const TABLE: &[Default] = &[
     row("^spec.revisionHistoryLimit", Expect::Int(10)),
     row("^spec.strategy.type", Expect::Str("RollingUpdate")),
     row("^spec.strategy.rollingUpdate.maxSurge", Expect::Str("25%")),
-    row(
-        "^spec.strategy.rollingUpdate.maxUnavailable",
-        Expect::Str("25%"),
-    ),
+    row("^spec.strategy.rollingUpdate.maxUnavailable", Expect::Str("25%")),
     row("^spec.podManagementPolicy", Expect::Str("OrderedReady")),
     row("^spec.updateStrategy.type", Expect::Str("RollingUpdate")),
-    row(
-        "^spec.updateStrategy.rollingUpdate.partition",
-        Expect::Int(0),
-    ),
-    row(
-        "^spec.updateStrategy.rollingUpdate.maxUnavailable",
-        Expect::Int(1),
-    ),
-    row(
-        "^spec.updateStrategy.rollingUpdate.maxSurge",
-        Expect::Int(0),
-    ),
-    row(
-        "^spec.persistentVolumeClaimRetentionPolicy.whenDeleted",
-        Expect::Str("Retain"),
-    ),
-    row(
-        "^spec.persistentVolumeClaimRetentionPolicy.whenScaled",
-        Expect::Str("Retain"),
-    ),
+    row("^spec.updateStrategy.rollingUpdate.partition", Expect::Int(0)),
+    row("^spec.updateStrategy.rollingUpdate.maxUnavailable", Expect::Int(1)),
+    row("^spec.updateStrategy.rollingUpdate.maxSurge", Expect::Int(0)),
+    row("^spec.persistentVolumeClaimRetentionPolicy.whenDeleted", Expect::Str("Retain")),
+    row("^spec.persistentVolumeClaimRetentionPolicy.whenScaled", Expect::Str("Retain")),
     row("volumeClaimTemplates.[].apiVersion", Expect::Str("v1")),
-    row(
-        "volumeClaimTemplates.[].kind",
-        Expect::Str("PersistentVolumeClaim"),
-    ),
-    row(
-        "volumeClaimTemplates.[].spec.volumeMode",
-        Expect::Str("Filesystem"),
-    ),
+    row("volumeClaimTemplates.[].kind", Expect::Str("PersistentVolumeClaim")),
+    row("volumeClaimTemplates.[].spec.volumeMode", Expect::Str("Filesystem")),
     row("volumeClaimTemplates.[].status", Expect::Any),
     // jobs and cron jobs
     row("spec.backoffLimit", Expect::Int(6)),
@@ -96,10 +68,7 @@ const TABLE: &[Default] = &[
     row("spec.completionMode", Expect::Str("NonIndexed")),
     row("spec.suspend", Expect::Bool(false)),
     row("spec.podReplacementPolicy", Expect::Any),
-    row(
-        "spec.selector.matchLabels.\"controller-uid|batch.kubernetes.io/controller-uid\"",
-        Expect::Any,
-    ),
+    row("spec.selector.matchLabels.\"controller-uid|batch.kubernetes.io/controller-uid\"", Expect::Any),
     row(
         "template.metadata.labels.\"controller-uid|job-name|batch.kubernetes.io/controller-uid|batch.kubernetes.io/job-name\"",
         Expect::Any,
@@ -116,40 +85,16 @@ const TABLE: &[Default] = &[
     row("spec.enableServiceLinks", Expect::Bool(true)),
     row("spec.priority", Expect::Any),
     row("spec.preemptionPolicy", Expect::Str("PreemptLowerPriority")),
-    row(
-        "containers|initContainers|ephemeralContainers.[].imagePullPolicy",
-        Expect::OneOf(&["IfNotPresent", "Always"]),
-    ),
-    row(
-        "containers|initContainers|ephemeralContainers.[].terminationMessagePath",
-        Expect::Str("/dev/termination-log"),
-    ),
-    row(
-        "containers|initContainers|ephemeralContainers.[].terminationMessagePolicy",
-        Expect::Str("File"),
-    ),
-    row(
-        "livenessProbe|readinessProbe|startupProbe.timeoutSeconds",
-        Expect::Int(1),
-    ),
-    row(
-        "livenessProbe|readinessProbe|startupProbe.periodSeconds",
-        Expect::Int(10),
-    ),
-    row(
-        "livenessProbe|readinessProbe|startupProbe.successThreshold",
-        Expect::Int(1),
-    ),
-    row(
-        "livenessProbe|readinessProbe|startupProbe.failureThreshold",
-        Expect::Int(3),
-    ),
+    row("containers|initContainers|ephemeralContainers.[].imagePullPolicy", Expect::OneOf(&["IfNotPresent", "Always"])),
+    row("containers|initContainers|ephemeralContainers.[].terminationMessagePath", Expect::Str("/dev/termination-log")),
+    row("containers|initContainers|ephemeralContainers.[].terminationMessagePolicy", Expect::Str("File")),
+    row("livenessProbe|readinessProbe|startupProbe.timeoutSeconds", Expect::Int(1)),
+    row("livenessProbe|readinessProbe|startupProbe.periodSeconds", Expect::Int(10)),
+    row("livenessProbe|readinessProbe|startupProbe.successThreshold", Expect::Int(1)),
+    row("livenessProbe|readinessProbe|startupProbe.failureThreshold", Expect::Int(3)),
     row("httpGet.scheme", Expect::Str("HTTP")),
     row("valueFrom.fieldRef.apiVersion", Expect::Str("v1")),
-    row(
-        "configMap|secret|projected|downwardAPI.defaultMode",
-        Expect::Int(420),
-    ),
+    row("configMap|secret|projected|downwardAPI.defaultMode", Expect::Int(420)),
     row("hostPath.type", Expect::Str("")),
     row("ports.[].protocol", Expect::Str("TCP")),
     // services
@@ -160,10 +105,7 @@ const TABLE: &[Default] = &[
     row("^spec.internalTrafficPolicy", Expect::Str("Cluster")),
     row("^spec.externalTrafficPolicy", Expect::Str("Cluster")),
     row("^spec.sessionAffinity", Expect::Str("None")),
-    row(
-        "^spec.sessionAffinityConfig.clientIP.timeoutSeconds",
-        Expect::Int(10800),
-    ),
+    row("^spec.sessionAffinityConfig.clientIP.timeoutSeconds", Expect::Int(10800)),
     row("^spec.type", Expect::Str("ClusterIP")),
     row("^spec.allocateLoadBalancerNodePorts", Expect::Bool(true)),
     row("^spec.healthCheckNodePort", Expect::Any),
@@ -174,26 +116,10 @@ const TABLE: &[Default] = &[
     row("^spec.volumeName", Expect::Any),
     row("^spec.storageClassName", Expect::Any),
     row("subjects.[].apiGroup", Expect::Any),
-    Default {
-        kinds: &["Namespace"],
-        pattern: "^spec.finalizers",
-        expect: Expect::Any,
-    },
-    Default {
-        kinds: &["Namespace"],
-        pattern: "^metadata.labels.\"kubernetes.io/metadata.name\"",
-        expect: Expect::Any,
-    },
-    Default {
-        kinds: &["Secret"],
-        pattern: "^type",
-        expect: Expect::Str("Opaque"),
-    },
-    Default {
-        kinds: &["ServiceAccount"],
-        pattern: "^secrets",
-        expect: Expect::Any,
-    },
+    Default { kinds: &["Namespace"], pattern: "^spec.finalizers", expect: Expect::Any },
+    Default { kinds: &["Namespace"], pattern: "^metadata.labels.\"kubernetes.io/metadata.name\"", expect: Expect::Any },
+    Default { kinds: &["Secret"], pattern: "^type", expect: Expect::Str("Opaque") },
+    Default { kinds: &["ServiceAccount"], pattern: "^secrets", expect: Expect::Any },
 ];
 
 /// A row with its pattern split once: steps, each a list of alternatives.
@@ -209,23 +135,16 @@ struct Index {
 }
 
 static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
-    let mut by_last: std::collections::HashMap<&'static str, Vec<Compiled>> =
-        std::collections::HashMap::new();
+    let mut by_last: std::collections::HashMap<&'static str, Vec<Compiled>> = std::collections::HashMap::new();
     for row in TABLE {
         let (anchored, pattern) = match row.pattern.strip_prefix('^') {
             Some(p) => (true, p),
             None => (false, row.pattern),
         };
-        let steps: Vec<Vec<&'static str>> = split_pattern(pattern)
-            .into_iter()
-            .map(|s| s.split('|').collect())
-            .collect();
+        let steps: Vec<Vec<&'static str>> =
+            split_pattern(pattern).into_iter().map(|s| s.split('|').collect()).collect();
         for last in steps.last().cloned().unwrap_or_default() {
-            by_last.entry(last).or_default().push(Compiled {
-                row,
-                anchored,
-                steps: steps.clone(),
-            });
+            by_last.entry(last).or_default().push(Compiled { row, anchored, steps: steps.clone() });
         }
     }
     Index { by_last }
@@ -233,10 +152,7 @@ static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
 
 /// The rows whose last step is the last step of `shape`.
 fn candidates(shape: &[&str]) -> &'static [Compiled] {
-    shape
-        .last()
-        .and_then(|l| INDEX.by_last.get(*l))
-        .map_or(&[], Vec::as_slice)
+    shape.last().and_then(|l| INDEX.by_last.get(*l)).map_or(&[], Vec::as_slice)
 }
 
 impl Compiled {
@@ -246,12 +162,7 @@ impl Compiled {
             return false;
         }
         (self.row.kinds.is_empty() || self.row.kinds.contains(&kind))
-            && self
-                .steps
-                .iter()
-                .rev()
-                .zip(shape.iter().rev())
-                .all(|(alts, s)| alts.iter().any(|a| *a == "*" || a == s))
+            && self.steps.iter().rev().zip(shape.iter().rev()).all(|(alts, s)| alts.iter().any(|a| *a == "*" || a == s))
     }
 }
 
@@ -276,9 +187,7 @@ pub fn explains(kind: &str, shape: &[&str], value: &Value) -> bool {
 
 /// True when a whole subtree at `shape` is explained whatever it holds (an `Any` row).
 pub fn explains_subtree(kind: &str, shape: &[&str]) -> bool {
-    candidates(shape)
-        .iter()
-        .any(|c| matches!(c.row.expect, Expect::Any) && c.applies(kind, shape))
+    candidates(shape).iter().any(|c| matches!(c.row.expect, Expect::Any) && c.applies(kind, shape))
 }
 
 /// True for null, `{}` and `[]`.
@@ -338,24 +247,10 @@ mod tests {
 
     #[test]
     fn pod_spec_defaults_anywhere() {
-        let shape = [
-            "spec",
-            "template",
-            "spec",
-            "containers",
-            "[]",
-            "imagePullPolicy",
-        ];
+        let shape = ["spec", "template", "spec", "containers", "[]", "imagePullPolicy"];
         assert!(explains("Deployment", &shape, &json!("IfNotPresent")));
         assert!(!explains("Deployment", &shape, &json!("Never")));
-        let cron = [
-            "spec",
-            "jobTemplate",
-            "spec",
-            "template",
-            "spec",
-            "dnsPolicy",
-        ];
+        let cron = ["spec", "jobTemplate", "spec", "template", "spec", "dnsPolicy"];
         assert!(explains("CronJob", &cron, &json!("ClusterFirst")));
     }
 
@@ -363,34 +258,16 @@ mod tests {
     fn anchored_rows_only_at_root() {
         assert!(explains("Deployment", &["spec", "replicas"], &json!(1)));
         assert!(!explains("Deployment", &["spec", "replicas"], &json!(3)));
-        assert!(!explains(
-            "X",
-            &["spec", "foo", "spec", "replicas"],
-            &json!(1)
-        ));
+        assert!(!explains("X", &["spec", "foo", "spec", "replicas"], &json!(1)));
     }
 
     #[test]
     fn dotted_keys_in_patterns() {
-        assert!(explains(
-            "Namespace",
-            &["metadata", "labels", "kubernetes.io/metadata.name"],
-            &json!("x")
-        ));
-        assert!(!explains(
-            "ConfigMap",
-            &["metadata", "labels", "kubernetes.io/metadata.name"],
-            &json!("x")
-        ));
+        assert!(explains("Namespace", &["metadata", "labels", "kubernetes.io/metadata.name"], &json!("x")));
+        assert!(!explains("ConfigMap", &["metadata", "labels", "kubernetes.io/metadata.name"], &json!("x")));
         assert!(explains(
             "Job",
-            &[
-                "spec",
-                "template",
-                "metadata",
-                "labels",
-                "batch.kubernetes.io/job-name"
-            ],
+            &["spec", "template", "metadata", "labels", "batch.kubernetes.io/job-name"],
             &json!("x")
         ));
     }

@@ -146,9 +146,7 @@ pub struct Rule {
 
 impl fmt::Debug for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rule")
-            .field("origin", &self.origin)
-            .finish_non_exhaustive()
+        f.debug_struct("Rule").field("origin", &self.origin).finish_non_exhaustive()
     }
 }
 
@@ -185,10 +183,7 @@ impl Rule {
             if p.starts_with('/') {
                 Ok((p.clone(), tokens_of(p)))
             } else {
-                Err(RuleError::Pointer {
-                    origin: origin.clone(),
-                    pointer: p.clone(),
-                })
+                Err(RuleError::Pointer { origin: origin.clone(), pointer: p.clone() })
             }
         };
         if let Some(paths) = &spec.paths {
@@ -206,17 +201,13 @@ impl Rule {
                 });
             }
             let t = spec.target.clone().unwrap_or_default();
-            let re =
-                |field: &'static str, v: &Option<String>| -> Result<Option<Regex>, RuleError> {
-                    v.as_deref()
-                        .map(|s| Regex::new(&format!("^(?:{s})$")))
-                        .transpose()
-                        .map_err(|source| RuleError::Regex {
-                            origin: origin.clone(),
-                            field,
-                            source,
-                        })
-                };
+            let re = |field: &'static str, v: &Option<String>| -> Result<Option<Regex>, RuleError> {
+                v.as_deref().map(|s| Regex::new(&format!("^(?:{s})$"))).transpose().map_err(|source| RuleError::Regex {
+                    origin: origin.clone(),
+                    field,
+                    source,
+                })
+            };
             return Ok(Self {
                 selector: Selector::Flux {
                     group: re("group", &t.group)?,
@@ -233,26 +224,15 @@ impl Rule {
             });
         }
         if spec.target.is_some() {
-            return Err(RuleError::Shape {
-                origin,
-                message: "`target` goes with Flux's `paths`",
-            });
+            return Err(RuleError::Shape { origin, message: "`target` goes with Flux's `paths`" });
         }
         let Some(kind) = spec.kind.clone() else {
-            return Err(RuleError::Shape {
-                origin,
-                message: "`kind` is required (use '*' for every kind)",
-            });
+            return Err(RuleError::Shape { origin, message: "`kind` is required (use '*' for every kind)" });
         };
         let jq = spec
             .jq_path_expressions
             .iter()
-            .map(|e| {
-                JqPath::compile(e).map_err(|message| RuleError::Jq {
-                    origin: origin.clone(),
-                    message,
-                })
-            })
+            .map(|e| JqPath::compile(e).map_err(|message| RuleError::Jq { origin: origin.clone(), message }))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             selector: Selector::Argo {
@@ -261,11 +241,7 @@ impl Rule {
                 name: spec.name.clone(),
                 namespace: spec.namespace.clone(),
             },
-            pointers: spec
-                .json_pointers
-                .iter()
-                .map(pointer)
-                .collect::<Result<_, _>>()?,
+            pointers: spec.json_pointers.iter().map(pointer).collect::<Result<_, _>>()?,
             jq,
             managers: spec.managed_fields_managers.clone(),
             origin,
@@ -276,33 +252,17 @@ impl Rule {
     pub fn selects(&self, key: &ResourceKey, obj: &Value) -> bool {
         match &self.selector {
             Selector::All => true,
-            Selector::Argo {
-                group,
-                kind,
-                name,
-                namespace,
-            } => {
+            Selector::Argo { group, kind, name, namespace } => {
                 glob(group, &key.group)
                     && glob(kind, &key.kind)
                     && name.as_ref().is_none_or(|n| *n == key.name)
-                    && namespace
-                        .as_ref()
-                        .is_none_or(|n| Some(n.as_str()) == key.namespace.as_deref())
+                    && namespace.as_ref().is_none_or(|n| Some(n.as_str()) == key.namespace.as_deref())
             }
-            Selector::Flux {
-                group,
-                kind,
-                name,
-                namespace,
-                labels,
-                annotations,
-            } => {
+            Selector::Flux { group, kind, name, namespace, labels, annotations } => {
                 let m = |r: &Option<Regex>, v: &str| r.as_ref().is_none_or(|r| r.is_match(v));
                 let has = |field: &str, pairs: &[(String, String)]| {
                     pairs.iter().all(|(k, v)| {
-                        obj.pointer(&format!("/metadata/{field}"))
-                            .and_then(|m| m.get(k))
-                            .and_then(Value::as_str)
+                        obj.pointer(&format!("/metadata/{field}")).and_then(|m| m.get(k)).and_then(Value::as_str)
                             == Some(v.as_str())
                     })
                 };
@@ -321,12 +281,7 @@ fn parse_selector(s: Option<&str>) -> Vec<(String, String)> {
     s.map(|s| {
         s.split(',')
             .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| {
-                (
-                    k.trim().to_owned(),
-                    v.trim().trim_start_matches('=').to_owned(),
-                )
-            })
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_start_matches('=').to_owned()))
             .collect()
     })
     .unwrap_or_default()
@@ -384,26 +339,16 @@ impl<'r> Applicable<'r> {
     }
 
     /// The rule that suppresses `diff`, if any.
-    pub fn suppression(
-        &self,
-        diff: &Difference,
-        live: &Value,
-        managed: &ManagedFields,
-    ) -> Option<Suppression> {
+    pub fn suppression(&self, diff: &Difference, live: &Value, managed: &ManagedFields) -> Option<Suppression> {
         let live_tokens = diff.path.tokens(Side::Live);
         let desired_tokens = diff.path.tokens(Side::Desired);
         let under = |prefix: &[String]| {
             live_tokens.as_ref().is_some_and(|t| t.starts_with(prefix))
-                || desired_tokens
-                    .as_ref()
-                    .is_some_and(|t| t.starts_with(prefix))
+                || desired_tokens.as_ref().is_some_and(|t| t.starts_with(prefix))
         };
         for (rule, jq_paths) in &self.rules {
             if let Some((p, _)) = rule.pointers.iter().find(|(_, t)| under(t)) {
-                return Some(Suppression {
-                    rule: rule.origin.clone(),
-                    matched: format!("jsonPointers {p}"),
-                });
+                return Some(Suppression { rule: rule.origin.clone(), matched: format!("jsonPointers {p}") });
             }
             if jq_paths.iter().any(|t| under(t)) {
                 let exprs: Vec<&str> = rule.jq.iter().map(JqPath::source).collect();
@@ -449,13 +394,7 @@ mod tests {
         for f in fields {
             p = p.field(f);
         }
-        Difference {
-            path: p,
-            change: Change::Changed {
-                live: json!(1),
-                desired: json!(2),
-            },
-        }
+        Difference { path: p, change: Change::Changed { live: json!(1), desired: json!(2) } }
     }
 
     #[test]
@@ -471,50 +410,24 @@ mod tests {
     #[test]
     fn argo_selection() {
         let obj = json!({});
-        assert!(
-            argo("group: apps\nkind: Deployment\njsonPointers: [/spec/replicas]")
-                .selects(&key(), &obj)
-        );
+        assert!(argo("group: apps\nkind: Deployment\njsonPointers: [/spec/replicas]").selects(&key(), &obj));
         assert!(argo("group: '*'\nkind: '*'").selects(&key(), &obj));
-        assert!(
-            !argo("kind: Deployment").selects(&key(), &obj),
-            "omitted group is the core group"
-        );
+        assert!(!argo("kind: Deployment").selects(&key(), &obj), "omitted group is the core group");
         assert!(!argo("group: apps\nkind: Deployment\nname: other").selects(&key(), &obj));
         assert!(!argo("group: apps\nkind: Deployment\nnamespace: dev").selects(&key(), &obj));
     }
 
     #[test]
     fn pointer_suppresses_path_and_below() {
-        let rule = argo(
-            "group: apps\nkind: Deployment\njsonPointers: [/spec/replicas, /spec/template/metadata]",
-        );
+        let rule = argo("group: apps\nkind: Deployment\njsonPointers: [/spec/replicas, /spec/template/metadata]");
         let rules = [rule];
         let app = Applicable::new(&rules, &key(), &json!({}), &json!({}));
         let mf = ManagedFields::default();
-        let s = app
-            .suppression(&diff_at(&["spec", "replicas"]), &json!({}), &mf)
-            .unwrap();
-        assert_eq!(
-            s.to_string(),
-            "ignoreDifferences[0] (jsonPointers /spec/replicas)"
-        );
-        assert!(
-            app.suppression(
-                &diff_at(&["spec", "template", "metadata", "labels", "x"]),
-                &json!({}),
-                &mf
-            )
-            .is_some()
-        );
-        assert!(
-            app.suppression(&diff_at(&["spec", "replicasX"]), &json!({}), &mf)
-                .is_none()
-        );
-        assert!(
-            app.suppression(&diff_at(&["spec"]), &json!({}), &mf)
-                .is_none()
-        );
+        let s = app.suppression(&diff_at(&["spec", "replicas"]), &json!({}), &mf).unwrap();
+        assert_eq!(s.to_string(), "ignoreDifferences[0] (jsonPointers /spec/replicas)");
+        assert!(app.suppression(&diff_at(&["spec", "template", "metadata", "labels", "x"]), &json!({}), &mf).is_some());
+        assert!(app.suppression(&diff_at(&["spec", "replicasX"]), &json!({}), &mf).is_none());
+        assert!(app.suppression(&diff_at(&["spec"]), &json!({}), &mf).is_none());
     }
 
     #[test]
@@ -525,39 +438,32 @@ mod tests {
         let live = json!({"spec": {"template": {"spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]}}}});
         let rules = [rule];
         let app = Applicable::new(&rules, &key(), &json!({}), &live);
-        let p = FieldPath::default()
-            .field("spec")
-            .field("template")
-            .field("spec")
-            .field("containers")
-            .item("name=istio-proxy".into(), Some(1), None);
-        let d = Difference {
-            path: p,
-            change: Change::Added { live: json!({}) },
-        };
-        assert!(
-            app.suppression(&d, &live, &ManagedFields::default())
-                .is_some()
+        let p = FieldPath::default().field("spec").field("template").field("spec").field("containers").item(
+            "name=istio-proxy".into(),
+            Some(1),
+            None,
         );
+        let d = Difference { path: p, change: Change::Added { live: json!({}) } };
+        assert!(app.suppression(&d, &live, &ManagedFields::default()).is_some());
     }
 
     #[test]
     fn managers_rule() {
-        let rule =
-            argo("group: apps\nkind: Deployment\nmanagedFieldsManagers: [kube-controller-manager]");
+        let rule = argo("group: apps\nkind: Deployment\nmanagedFieldsManagers: [kube-controller-manager]");
         let live = json!({"metadata": {"managedFields": [{"manager": "kube-controller-manager", "operation": "Update", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]}, "spec": {"replicas": 3}});
         let mf = ManagedFields::of(&live);
         let rules = [rule];
         let app = Applicable::new(&rules, &key(), &json!({}), &live);
-        let s = app
-            .suppression(&diff_at(&["spec", "replicas"]), &live, &mf)
-            .unwrap();
+        let s = app.suppression(&diff_at(&["spec", "replicas"]), &live, &mf).unwrap();
         assert_eq!(s.matched, "managedFieldsManagers kube-controller-manager");
     }
 
     #[test]
     fn flux_form() {
-        let spec: IgnoreRuleSpec = serde_saphyr::from_str("paths: [/spec/replicas]\ntarget:\n  kind: Deploy.*\n  name: my.*\n  labelSelector: team=a").unwrap();
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str(
+            "paths: [/spec/replicas]\ntarget:\n  kind: Deploy.*\n  name: my.*\n  labelSelector: team=a",
+        )
+        .unwrap();
         assert!(spec.paths.is_some());
         let rule = Rule::compile(&spec, "x".into()).unwrap();
         assert!(rule.selects(&key(), &json!({"metadata": {"labels": {"team": "a"}}})));
@@ -569,22 +475,15 @@ mod tests {
         let spec: IgnoreRuleSpec = serde_saphyr::from_str("kind: X\npaths: [/a]").unwrap();
         assert!(Rule::compile(&spec, "r".into()).is_err());
         let spec: IgnoreRuleSpec = serde_saphyr::from_str("jsonPointers: [/a]").unwrap();
-        assert!(
-            Rule::compile(&spec, "r".into())
-                .unwrap_err()
-                .to_string()
-                .contains("`kind` is required")
-        );
+        assert!(Rule::compile(&spec, "r".into()).unwrap_err().to_string().contains("`kind` is required"));
         assert!(serde_saphyr::from_str::<IgnoreRuleSpec>("kind: X\njsonPointer: [/a]").is_err());
     }
 
     #[test]
     fn bad_rules_are_errors() {
-        let spec: IgnoreRuleSpec =
-            serde_saphyr::from_str("kind: X\njsonPointers: [spec/replicas]").unwrap();
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str("kind: X\njsonPointers: [spec/replicas]").unwrap();
         assert!(Rule::compile(&spec, "r".into()).is_err());
-        let spec: IgnoreRuleSpec =
-            serde_saphyr::from_str("kind: X\njqPathExpressions: ['.a[']").unwrap();
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str("kind: X\njqPathExpressions: ['.a[']").unwrap();
         assert!(Rule::compile(&spec, "r".into()).is_err());
     }
 }

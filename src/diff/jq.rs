@@ -26,45 +26,19 @@ impl JqPath {
     pub fn compile(expr: &str) -> Result<Self, String> {
         // `path(f)` yields the paths `f` selects; wrapping keeps user syntax exactly jq's
         let code = format!("path({expr})");
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+        let defs = jaq_core::defs().chain(jaq_std::defs()).chain(jaq_json::defs());
+        let funs = jaq_core::funs().chain(jaq_std::funs()).chain(jaq_json::funs());
         let loader = Loader::new(defs);
         let arena = Arena::default();
         let modules = loader
-            .load(
-                &arena,
-                File {
-                    code: code.as_str(),
-                    path: (),
-                },
-            )
-            .map_err(|errs| {
-                format!(
-                    "cannot parse jq expression {expr:?} ({} error(s))",
-                    errs.len()
-                )
-            })?;
-        let filter = Compiler::default()
-            .with_funs(funs)
-            .compile(modules)
-            .map_err(|errs| {
-                let names: Vec<String> = errs
-                    .iter()
-                    .flat_map(|(_, es)| es.iter().map(|(name, _)| (*name).to_owned()))
-                    .collect();
-                format!(
-                    "jq expression {expr:?} uses undefined names: {}",
-                    names.join(", ")
-                )
-            })?;
-        Ok(Self {
-            source: expr.to_owned(),
-            filter,
-        })
+            .load(&arena, File { code: code.as_str(), path: () })
+            .map_err(|errs| format!("cannot parse jq expression {expr:?} ({} error(s))", errs.len()))?;
+        let filter = Compiler::default().with_funs(funs).compile(modules).map_err(|errs| {
+            let names: Vec<String> =
+                errs.iter().flat_map(|(_, es)| es.iter().map(|(name, _)| (*name).to_owned())).collect();
+            format!("jq expression {expr:?} uses undefined names: {}", names.join(", "))
+        })?;
+        Ok(Self { source: expr.to_owned(), filter })
     }
 
     /// The expression as written.
@@ -111,14 +85,9 @@ mod tests {
 
     #[test]
     fn selects_container_by_name() {
-        let q =
-            JqPath::compile(r#".spec.template.spec.containers[] | select(.name == "istio-proxy")"#)
-                .unwrap();
+        let q = JqPath::compile(r#".spec.template.spec.containers[] | select(.name == "istio-proxy")"#).unwrap();
         let obj = json!({"spec": {"template": {"spec": {"containers": [{"name": "app"}, {"name": "istio-proxy"}]}}}});
-        assert_eq!(
-            q.paths(&obj),
-            vec![vec!["spec", "template", "spec", "containers", "1"]]
-        );
+        assert_eq!(q.paths(&obj), vec![vec!["spec", "template", "spec", "containers", "1"]]);
     }
 
     #[test]

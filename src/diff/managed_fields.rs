@@ -75,11 +75,7 @@ pub struct ManagedFields<'a> {
 impl<'a> ManagedFields<'a> {
     /// Reads the entries of an object; malformed entries are passed over.
     pub fn of(obj: &'a Value) -> Self {
-        let Some(list) = obj
-            .get("metadata")
-            .and_then(|m| m.get("managedFields"))
-            .and_then(Value::as_array)
-        else {
+        let Some(list) = obj.get("metadata").and_then(|m| m.get("managedFields")).and_then(Value::as_array) else {
             return Self::default();
         };
         let entries = list
@@ -87,11 +83,7 @@ impl<'a> ManagedFields<'a> {
             .filter_map(|e| {
                 let manager = e.get("manager")?.as_str()?;
                 e.get("fieldsV1")?;
-                Some(Entry {
-                    manager,
-                    raw: e,
-                    root: std::cell::OnceCell::new(),
-                })
+                Some(Entry { manager, raw: e, root: std::cell::OnceCell::new() })
             })
             .collect();
         Self { entries }
@@ -103,20 +95,13 @@ impl<'a> ManagedFields<'a> {
     }
 
     /// The entries that own the node at `path` of `live`, or an atomic ancestor of it.
-    pub fn owners<'s>(
-        &'s self,
-        live: &'s Value,
-        path: &'s FieldPath,
-    ) -> impl Iterator<Item = &'s Entry<'a>> {
+    pub fn owners<'s>(&'s self, live: &'s Value, path: &'s FieldPath) -> impl Iterator<Item = &'s Entry<'a>> {
         self.entries.iter().filter(move |e| e.owns(live, path))
     }
 
     /// The entries that own the node at `path` or anything under it.
     pub fn touching(&self, live: &Value, path: &FieldPath) -> Vec<&Entry<'a>> {
-        self.entries
-            .iter()
-            .filter(|e| e.touches(live, path))
-            .collect()
+        self.entries.iter().filter(|e| e.touches(live, path)).collect()
     }
 }
 
@@ -133,8 +118,7 @@ impl Entry<'_> {
     }
 
     fn root(&self) -> &Node {
-        self.root
-            .get_or_init(|| self.raw.get("fieldsV1").map(parse_node).unwrap_or_default())
+        self.root.get_or_init(|| self.raw.get("fieldsV1").map(parse_node).unwrap_or_default())
     }
 
     /// True when this entry owns the node at `path`, or an ancestor recorded as a whole.
@@ -156,10 +140,7 @@ impl Entry<'_> {
             }
             let next = match seg {
                 Seg::Field(k) => {
-                    let child = node
-                        .children
-                        .iter()
-                        .find(|(s, _)| matches!(s, Step::Field(f) if f == k));
+                    let child = node.children.iter().find(|(s, _)| matches!(s, Step::Field(f) if f == k));
                     value = value.and_then(|v| v.get(k));
                     child
                 }
@@ -167,9 +148,7 @@ impl Entry<'_> {
                     let item = idx.and_then(|i| value.and_then(|v| v.get(i)));
                     let child = item.and_then(|item| {
                         node.children.iter().find(|(s, _)| match s {
-                            Step::Key(m) => m
-                                .iter()
-                                .all(|(k, v)| item.get(k).is_some_and(|iv| json_eq(iv, v))),
+                            Step::Key(m) => m.iter().all(|(k, v)| item.get(k).is_some_and(|iv| json_eq(iv, v))),
                             Step::Value(v) => json_eq(item, v),
                             Step::Index(j) => Some(*j) == *idx,
                             Step::Field(_) => false,
@@ -254,11 +233,7 @@ mod tests {
     }
 
     fn container(p: &FieldPath) -> FieldPath {
-        p.field("spec")
-            .field("template")
-            .field("spec")
-            .field("containers")
-            .item("name=web".into(), Some(0), Some(0))
+        p.field("spec").field("template").field("spec").field("containers").item("name=web".into(), Some(0), Some(0))
     }
 
     fn managers(mf: &ManagedFields, live: &Value, p: &FieldPath) -> Vec<String> {
@@ -269,10 +244,8 @@ mod tests {
     fn finds_owner_of_keyed_item_field() {
         let l = live();
         let mf = ManagedFields::of(&l);
-        let env_value = container(&FieldPath::default())
-            .field("env")
-            .item("name=DEBUG".into(), Some(0), None)
-            .field("value");
+        let env_value =
+            container(&FieldPath::default()).field("env").item("name=DEBUG".into(), Some(0), None).field("value");
         assert_eq!(managers(&mf, &l, &env_value), ["kubectl-patch"]);
         let port = container(&FieldPath::default())
             .field("ports")
@@ -285,11 +258,7 @@ mod tests {
     fn atomic_ancestor_owns_subtree() {
         let l = live();
         let mf = ManagedFields::of(&l);
-        let p = FieldPath::default()
-            .field("spec")
-            .field("selector")
-            .field("matchLabels")
-            .field("app");
+        let p = FieldPath::default().field("spec").field("selector").field("matchLabels").field("app");
         assert_eq!(managers(&mf, &l, &p), ["argocd-controller"]);
     }
 
@@ -307,11 +276,7 @@ mod tests {
         let l = live();
         let mf = ManagedFields::of(&l);
         let c = container(&FieldPath::default());
-        let names: Vec<_> = mf
-            .touching(&l, &c)
-            .iter()
-            .map(|e| e.manager.to_owned())
-            .collect();
+        let names: Vec<_> = mf.touching(&l, &c).iter().map(|e| e.manager.to_owned()).collect();
         assert_eq!(names, ["argocd-controller", "kubectl-patch"]);
     }
 }

@@ -20,11 +20,7 @@ fn is_secret_value(path: &[Seg]) -> bool {
 /// Masks every value below a Secret's data map, keeping its keys.
 fn mask_all(v: &Value, mask: &str) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, _)| (k.clone(), Value::String(mask.into())))
-                .collect(),
-        ),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, _)| (k.clone(), Value::String(mask.into()))).collect()),
         _ => Value::String(mask.into()),
     }
 }
@@ -41,16 +37,9 @@ pub fn differences(diffs: &mut [Difference]) {
                 live: mask_pairwise(live, desired, true),
                 desired: mask_pairwise(desired, live, false),
             },
-            Change::Changed { .. } => Change::Changed {
-                live: MASK_LIVE.into(),
-                desired: MASK_DESIRED.into(),
-            },
-            Change::Missing { desired } => Change::Missing {
-                desired: mask_all(desired, MASK_DESIRED),
-            },
-            Change::Added { live } => Change::Added {
-                live: mask_all(live, MASK_LIVE),
-            },
+            Change::Changed { .. } => Change::Changed { live: MASK_LIVE.into(), desired: MASK_DESIRED.into() },
+            Change::Missing { desired } => Change::Missing { desired: mask_all(desired, MASK_DESIRED) },
+            Change::Added { live } => Change::Added { live: mask_all(live, MASK_LIVE) },
         };
     }
 }
@@ -77,10 +66,7 @@ fn mask_pairwise(this: &Value, other: &Value, is_live: bool) -> Value {
             m.iter()
                 .map(|(k, v)| {
                     let same = other.get(k) == Some(v);
-                    (
-                        k.clone(),
-                        Value::String(if same { MASK } else { changed }.into()),
-                    )
+                    (k.clone(), Value::String(if same { MASK } else { changed }.into()))
                 })
                 .collect(),
         ),
@@ -109,31 +95,20 @@ mod tests {
         let mut d = vec![
             Difference {
                 path: FieldPath::default().field("data").field("EXTRA"),
-                change: Change::Added {
-                    live: json!("c2VjcmV0"),
-                },
+                change: Change::Added { live: json!("c2VjcmV0") },
             },
             Difference {
                 path: FieldPath::default().field("data").field("A"),
-                change: Change::Changed {
-                    live: json!("x"),
-                    desired: json!("y"),
-                },
+                change: Change::Changed { live: json!("x"), desired: json!("y") },
             },
             Difference {
                 path: FieldPath::default().field("type"),
-                change: Change::Changed {
-                    live: json!("Opaque"),
-                    desired: json!("tls"),
-                },
+                change: Change::Changed { live: json!("Opaque"), desired: json!("tls") },
             },
         ];
         differences(&mut d);
         let text = format!("{d:?}");
-        assert!(
-            !text.contains("c2VjcmV0") && !text.contains("\"x\""),
-            "{text}"
-        );
+        assert!(!text.contains("c2VjcmV0") && !text.contains("\"x\""), "{text}");
         assert!(text.contains("Opaque"));
     }
 }

@@ -17,16 +17,10 @@ pub struct KeyField {
 }
 
 const fn k(name: &'static str) -> KeyField {
-    KeyField {
-        name,
-        default: None,
-    }
+    KeyField { name, default: None }
 }
 
-const PROTOCOL: KeyField = KeyField {
-    name: "protocol",
-    default: Some("TCP"),
-};
+const PROTOCOL: KeyField = KeyField { name: "protocol", default: Some("TCP") };
 const NAME: &[KeyField] = &[k("name")];
 const CONTAINER_PORT: &[KeyField] = &[k("containerPort"), PROTOCOL];
 const SERVICE_PORT: &[KeyField] = &[k("port"), PROTOCOL];
@@ -75,11 +69,7 @@ fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]>
         "tolerations" => KEY,
         "ports" => {
             // a container's ports sit under an item of `containers`; a Service's under `spec`
-            if parent_is_item {
-                CONTAINER_PORT
-            } else {
-                SERVICE_PORT
-            }
+            if parent_is_item { CONTAINER_PORT } else { SERVICE_PORT }
         }
         _ => return None,
     })

@@ -5,20 +5,12 @@ use serde_json::{Map, Value};
 use super::path::{FieldPath, Seg};
 
 /// Metadata fields the API server sets; never compared.
-const SERVER_METADATA: &[&str] = &[
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "selfLink",
-];
+const SERVER_METADATA: &[&str] =
+    &["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink"];
 
 /// Annotations written by clients and controllers as bookkeeping; never compared.
-const BOOKKEEPING_ANNOTATIONS: &[&str] = &[
-    "kubectl.kubernetes.io/last-applied-configuration",
-    "deployment.kubernetes.io/revision",
-];
+const BOOKKEEPING_ANNOTATIONS: &[&str] =
+    &["kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision"];
 
 /// Returns a copy of `obj` ready for comparison.
 ///
@@ -102,9 +94,7 @@ fn fold_string_data(secret: &mut Value) {
     let Some(Value::Object(string_data)) = obj.shift_remove("stringData") else {
         return;
     };
-    let data = obj
-        .entry("data")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let data = obj.entry("data").or_insert_with(|| Value::Object(Map::new()));
     if data.is_null() {
         *data = Value::Object(Map::new());
     }
@@ -124,11 +114,7 @@ pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for (i, s) in sextets.iter().enumerate() {
@@ -154,19 +140,13 @@ mod tests {
             "creationTimestamp": "t", "managedFields": [], "selfLink": "/x",
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
                             "deployment.kubernetes.io/revision": "3"}}});
-        assert_eq!(
-            normalise(&live),
-            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}})
-        );
+        assert_eq!(normalise(&live), json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}));
     }
 
     #[test]
     fn keeps_other_annotations() {
         let live = json!({"metadata": {"annotations": {"a": "b", "deployment.kubernetes.io/revision": "3"}}});
-        assert_eq!(
-            normalise(&live),
-            json!({"metadata": {"annotations": {"a": "b"}}})
-        );
+        assert_eq!(normalise(&live), json!({"metadata": {"annotations": {"a": "b"}}}));
     }
 
     #[test]

@@ -17,18 +17,12 @@ pub fn live_to_desired(diffs: &[Difference]) -> Patch {
         match &d.change {
             Change::Changed { desired, .. } => {
                 if let Some(t) = d.path.tokens(Side::Live) {
-                    ops.push(PatchOperation::Replace(ReplaceOperation {
-                        path: ptr(&t),
-                        value: desired.clone(),
-                    }));
+                    ops.push(PatchOperation::Replace(ReplaceOperation { path: ptr(&t), value: desired.clone() }));
                 }
             }
             Change::Missing { desired } => {
                 if let Some(t) = add_tokens(d) {
-                    ops.push(PatchOperation::Add(AddOperation {
-                        path: ptr(&t),
-                        value: desired.clone(),
-                    }));
+                    ops.push(PatchOperation::Add(AddOperation { path: ptr(&t), value: desired.clone() }));
                 }
             }
             Change::Added { .. } => {
@@ -39,11 +33,7 @@ pub fn live_to_desired(diffs: &[Difference]) -> Patch {
         }
     }
     removals.sort_by(|a, b| compare_tokens(b, a));
-    ops.extend(
-        removals
-            .iter()
-            .map(|t| PatchOperation::Remove(RemoveOperation { path: ptr(t) })),
-    );
+    ops.extend(removals.iter().map(|t| PatchOperation::Remove(RemoveOperation { path: ptr(t) })));
     Patch(ops)
 }
 
@@ -87,26 +77,15 @@ mod tests {
     fn removals_go_last_highest_index_first() {
         let env = FieldPath::default().field("env");
         let diffs = vec![
-            Difference {
-                path: env.item("name=A".into(), Some(1), None),
-                change: Change::Added { live: json!({}) },
-            },
-            Difference {
-                path: env.item("name=B".into(), Some(3), None),
-                change: Change::Added { live: json!({}) },
-            },
+            Difference { path: env.item("name=A".into(), Some(1), None), change: Change::Added { live: json!({}) } },
+            Difference { path: env.item("name=B".into(), Some(3), None), change: Change::Added { live: json!({}) } },
             Difference {
                 path: FieldPath::default().field("image"),
-                change: Change::Changed {
-                    live: json!("a"),
-                    desired: json!("b"),
-                },
+                change: Change::Changed { live: json!("a"), desired: json!("b") },
             },
             Difference {
                 path: env.item("name=C".into(), None, Some(0)),
-                change: Change::Missing {
-                    desired: json!({"name": "C"}),
-                },
+                change: Change::Missing { desired: json!({"name": "C"}) },
             },
         ];
         let p = serde_json::to_value(live_to_desired(&diffs)).unwrap();

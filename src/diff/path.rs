@@ -47,11 +47,7 @@ impl FieldPath {
     #[must_use]
     pub fn item(&self, label: String, live: Option<usize>, desired: Option<usize>) -> Self {
         let mut v = self.0.clone();
-        v.push(Seg::Item {
-            label,
-            live,
-            desired,
-        });
+        v.push(Seg::Item { label, live, desired });
         Self(v)
     }
 
@@ -62,11 +58,7 @@ impl FieldPath {
 
     /// Descends into a list item (the path used as a stack).
     pub fn push_item(&mut self, label: String, live: Option<usize>, desired: Option<usize>) {
-        self.0.push(Seg::Item {
-            label,
-            live,
-            desired,
-        });
+        self.0.push(Seg::Item { label, live, desired });
     }
 
     /// Climbs back up one step.
@@ -137,12 +129,7 @@ pub fn tokens_of(pointer: &str) -> Vec<String> {
     if pointer.is_empty() {
         return Vec::new();
     }
-    pointer
-        .strip_prefix('/')
-        .unwrap_or(pointer)
-        .split('/')
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    pointer.strip_prefix('/').unwrap_or(pointer).split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect()
 }
 
 impl fmt::Display for FieldPath {
@@ -180,28 +167,16 @@ mod tests {
             .field("containers")
             .item("name=web".into(), Some(1), Some(0))
             .field("image");
-        assert_eq!(
-            p.pointer(Side::Live).as_deref(),
-            Some("/spec/containers/1/image")
-        );
-        assert_eq!(
-            p.pointer(Side::Desired).as_deref(),
-            Some("/spec/containers/0/image")
-        );
+        assert_eq!(p.pointer(Side::Live).as_deref(), Some("/spec/containers/1/image"));
+        assert_eq!(p.pointer(Side::Desired).as_deref(), Some("/spec/containers/0/image"));
         assert_eq!(p.to_string(), "spec.containers[name=web].image");
-        let added = FieldPath::default()
-            .field("env")
-            .item("name=X".into(), Some(2), None);
+        let added = FieldPath::default().field("env").item("name=X".into(), Some(2), None);
         assert_eq!(added.pointer(Side::Desired), None);
     }
 
     #[test]
     fn escaping_round_trips() {
-        let t = vec![
-            "metadata".to_owned(),
-            "annotations".to_owned(),
-            "a/b~c".to_owned(),
-        ];
+        let t = vec!["metadata".to_owned(), "annotations".to_owned(), "a/b~c".to_owned()];
         let p = pointer_of(&t);
         assert_eq!(p, "/metadata/annotations/a~1b~0c");
         assert_eq!(tokens_of(&p), t);
@@ -210,10 +185,7 @@ mod tests {
 
     #[test]
     fn dotted_keys_are_quoted() {
-        let p = FieldPath::default()
-            .field("metadata")
-            .field("labels")
-            .field("app.kubernetes.io/name");
+        let p = FieldPath::default().field("metadata").field("labels").field("app.kubernetes.io/name");
         assert_eq!(p.to_string(), "metadata.labels.\"app.kubernetes.io/name\"");
     }
 }

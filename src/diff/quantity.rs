@@ -14,10 +14,7 @@ fn parse(v: &Value) -> Option<Exact> {
     match v {
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                Some(Exact {
-                    num: i128::from(i),
-                    den_exp10: 0,
-                })
+                Some(Exact { num: i128::from(i), den_exp10: 0 })
             } else {
                 parse_str(&n.to_string())
             }
@@ -34,9 +31,7 @@ fn parse_str(s: &str) -> Option<Exact> {
         b'+' => (1, &s[1..]),
         _ => (1, s),
     };
-    let num_end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
+    let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
     let (number, suffix) = s.split_at(num_end);
     if number.is_empty() || number == "." {
         return None;
@@ -68,24 +63,16 @@ fn parse_str(s: &str) -> Option<Exact> {
         "P" => exp10 += 15,
         "E" => exp10 += 18,
         other => {
-            let e = other
-                .strip_prefix('e')
-                .or_else(|| other.strip_prefix('E'))?;
+            let e = other.strip_prefix('e').or_else(|| other.strip_prefix('E'))?;
             exp10 += e.parse::<i64>().ok()?;
         }
     }
     num = num.checked_mul(1i128.checked_shl(mul2)?)?;
     if exp10 >= 0 {
         num = num.checked_mul(10i128.checked_pow(u32::try_from(exp10).ok()?)?)?;
-        Some(Exact {
-            num: sign * num,
-            den_exp10: 0,
-        })
+        Some(Exact { num: sign * num, den_exp10: 0 })
     } else {
-        Some(Exact {
-            num: sign * num,
-            den_exp10: u32::try_from(-exp10).ok()?,
-        })
+        Some(Exact { num: sign * num, den_exp10: u32::try_from(-exp10).ok()? })
     }
 }
 
@@ -150,20 +137,8 @@ mod tests {
 
     #[test]
     fn quantity_paths() {
-        assert!(is_quantity_path(&[
-            "spec",
-            "containers",
-            "[]",
-            "resources",
-            "limits",
-            "cpu"
-        ]));
-        assert!(is_quantity_path(&[
-            "spec",
-            "resources",
-            "requests",
-            "storage"
-        ]));
+        assert!(is_quantity_path(&["spec", "containers", "[]", "resources", "limits", "cpu"]));
+        assert!(is_quantity_path(&["spec", "resources", "requests", "storage"]));
         assert!(is_quantity_path(&["emptyDir", "sizeLimit"]));
         assert!(!is_quantity_path(&["data", "cpu"]));
     }

@@ -153,23 +153,13 @@ impl DriftReport {
 }
 
 /// Compares one live object with its desired state.
-pub fn diff_resource(
-    key: &ResourceKey,
-    desired: &Value,
-    live: &Value,
-    settings: Settings<'_>,
-) -> ResourceReport {
+pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> ResourceReport {
     let managed = ManagedFields::of(live);
     // copying is the largest cost of a comparison, so objects are copied only when needed
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
     let (d, l) = (d.as_ref(), l.as_ref());
-    let ctx = Context {
-        kind: &key.kind,
-        group: &key.group,
-        managed: &managed,
-        reconcilers: settings.reconcilers,
-    };
+    let ctx = Context { kind: &key.kind, group: &key.group, managed: &managed, reconcilers: settings.reconcilers };
     let all = compare::compare(d, l, &ctx);
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
@@ -187,11 +177,7 @@ pub fn diff_resource(
             }
         }
     }
-    let status = if kept.is_empty() {
-        Status::Synced
-    } else {
-        Status::OutOfSync
-    };
+    let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
     let (mut live_view, mut desired_view) = (None, None);
     if !kept.is_empty() {
         let mut dv = normalise(d);
@@ -219,12 +205,7 @@ pub fn diff_resource(
                     .map(super::managed_fields::Entry::actor)
                     .collect()
             };
-            Reported {
-                path: diff.path.to_string(),
-                pointer: pointer(&diff),
-                change: diff.change,
-                actors,
-            }
+            Reported { path: diff.path.to_string(), pointer: pointer(&diff), change: diff.change, actors }
         })
         .collect();
     ResourceReport {
@@ -242,18 +223,11 @@ pub fn diff_resource(
 }
 
 fn copy_if_needed(v: &Value) -> Cow<'_, Value> {
-    if needs_copy(v) {
-        Cow::Owned(normalise(v))
-    } else {
-        Cow::Borrowed(v)
-    }
+    if needs_copy(v) { Cow::Owned(normalise(v)) } else { Cow::Borrowed(v) }
 }
 
 fn pointer(d: &Difference) -> String {
-    d.path
-        .pointer(Side::Live)
-        .or_else(|| d.path.pointer(Side::Desired))
-        .unwrap_or_default()
+    d.path.pointer(Side::Live).or_else(|| d.path.pointer(Side::Desired)).unwrap_or_default()
 }
 
 /// One source's desired set and the rules that apply to it.
@@ -282,11 +256,7 @@ pub struct Comparison<'a> {
 
 impl<'a> Comparison<'a> {
     /// Starts a comparison against these sources.
-    pub fn new(
-        sources: Vec<SourceSet<'a>>,
-        reconcilers: &'a [String],
-        instance_label: bool,
-    ) -> Self {
+    pub fn new(sources: Vec<SourceSet<'a>>, reconcilers: &'a [String], instance_label: bool) -> Self {
         Self {
             sources,
             reconcilers,
@@ -300,28 +270,19 @@ impl<'a> Comparison<'a> {
     /// Compares one live object. A key seen twice in the live input is an error naming both places.
     pub fn observe(&mut self, live: Manifest) -> Result<(), LoadError> {
         if let Some(first) = self.seen.get(&live.key) {
-            return Err(LoadError::Duplicate {
-                key: live.key,
-                first: first.clone(),
-                second: live.origin,
-            });
+            return Err(LoadError::Duplicate { key: live.key, first: first.clone(), second: live.origin });
         }
         let mut declared = false;
         for (i, src) in self.sources.iter().enumerate() {
             if let Some(want) = src.desired.get(&live.key) {
                 declared = true;
-                let settings = Settings {
-                    rules: src.rules,
-                    reconcilers: self.reconcilers,
-                    instance_label: self.instance_label,
-                };
+                let settings =
+                    Settings { rules: src.rules, reconcilers: self.reconcilers, instance_label: self.instance_label };
                 let r = diff_resource(&live.key, &want.object, &live.object, settings);
                 self.found.insert((i, live.key.clone()), r);
             }
         }
-        if !declared
-            && let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label)
-        {
+        if !declared && let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label) {
             self.extras.insert(live.key.clone(), extra(&live, marker));
         }
         self.seen.insert(live.key, live.origin);
@@ -334,10 +295,7 @@ impl<'a> Comparison<'a> {
         let mut report = DriftReport::default();
         for (i, src) in self.sources.iter().enumerate() {
             for (key, want) in src.desired {
-                let mut r = self
-                    .found
-                    .remove(&(i, key.clone()))
-                    .unwrap_or_else(|| missing(key, &want.object));
+                let mut r = self.found.remove(&(i, key.clone())).unwrap_or_else(|| missing(key, &want.object));
                 r.origin = Some(want.origin.to_string());
                 r.source = src.name.map(str::to_owned);
                 report.push(r);
@@ -356,11 +314,7 @@ pub fn diff_sets(
     live: impl IntoIterator<Item = Manifest>,
     settings: Settings<'_>,
 ) -> Result<DriftReport, LoadError> {
-    let sources = vec![SourceSet {
-        name: None,
-        rules: settings.rules,
-        desired,
-    }];
+    let sources = vec![SourceSet { name: None, rules: settings.rules, desired }];
     let mut cmp = Comparison::new(sources, settings.reconcilers, settings.instance_label);
     for m in live {
         cmp.observe(m)?;
@@ -413,11 +367,7 @@ fn project(desired: &Value, diffs: &[Difference]) -> Value {
     for d in diffs {
         match &d.change {
             Change::Changed { live, .. } => {
-                if let Some(slot) = d
-                    .path
-                    .pointer(Side::Desired)
-                    .and_then(|p| view.pointer_mut(&p))
-                {
+                if let Some(slot) = d.path.pointer(Side::Desired).and_then(|p| view.pointer_mut(&p)) {
                     *slot = live.clone();
                 }
             }
@@ -451,12 +401,9 @@ fn insert(view: &mut Value, path: &[Seg], value: Value) {
                 let Some(map) = cur.as_object_mut() else {
                     return;
                 };
-                map.entry(k.clone())
-                    .or_insert_with(|| Value::Object(Map::new()))
+                map.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()))
             }
-            Seg::Item {
-                desired: Some(i), ..
-            } => match cur.get_mut(*i) {
+            Seg::Item { desired: Some(i), .. } => match cur.get_mut(*i) {
                 Some(next) => next,
                 None => return,
             },
@@ -500,11 +447,7 @@ mod tests {
     fn settings(rules: &[Rule]) -> Settings<'_> {
         static RECONCILERS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
         let r = RECONCILERS.get_or_init(|| vec!["argocd-controller".to_owned()]);
-        Settings {
-            rules,
-            reconcilers: r,
-            instance_label: false,
-        }
+        Settings { rules, reconcilers: r, instance_label: false }
     }
 
     fn key() -> ResourceKey {
@@ -513,20 +456,17 @@ mod tests {
 
     #[test]
     fn projection_shows_live_values() {
-        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "a"}]}}}});
+        let desired =
+            json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "a"}]}}}});
         let mut live = desired.clone();
         live["spec"]["replicas"] = json!(5);
-        live["spec"]["template"]["spec"]["containers"][0]["env"] =
-            json!([{"name": "X", "value": "1"}]);
+        live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "X", "value": "1"}]);
         let rules = [Rule::status()];
         let r = diff_resource(&key(), &desired, &live, settings(&rules));
         assert_eq!(r.status, Status::OutOfSync);
         let lv = r.live_view.unwrap();
         assert_eq!(lv["spec"]["replicas"], 5);
-        assert_eq!(
-            lv["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"],
-            "X"
-        );
+        assert_eq!(lv["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"], "X");
     }
 
     #[test]
@@ -541,21 +481,12 @@ mod tests {
 
     #[test]
     fn secret_values_never_reported() {
-        let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"P": "hunter2"}});
+        let desired =
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"P": "hunter2"}});
         let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"P": "b3RoZXI=", "EXTRA": "c2VjcmV0"}});
         let rules = [Rule::status()];
-        let r = diff_resource(
-            &ResourceKey::new("", "Secret", None, "s"),
-            &desired,
-            &live,
-            settings(&rules),
-        );
-        let text = format!(
-            "{}{:?}{:?}",
-            serde_json::to_string(&r).unwrap(),
-            r.live_view,
-            r.desired_view
-        );
+        let r = diff_resource(&ResourceKey::new("", "Secret", None, "s"), &desired, &live, settings(&rules));
+        let text = format!("{}{:?}{:?}", serde_json::to_string(&r).unwrap(), r.live_view, r.desired_view);
         for secret in ["hunter2", "aHVudGVyMg==", "b3RoZXI=", "c2VjcmV0"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }

@@ -21,22 +21,14 @@ impl Style {
     }
 
     fn paint(self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
     }
 }
 
 /// Renders the whole report: resources that are not Synced, then a summary line.
 pub fn render(report: &DriftReport, style: Style) -> String {
     let mut out = String::new();
-    for r in report
-        .resources
-        .iter()
-        .filter(|r| r.status != Status::Synced)
-    {
+    for r in report.resources.iter().filter(|r| r.status != Status::Synced) {
         resource(&mut out, r, style);
         out.push('\n');
     }
@@ -77,9 +69,7 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
     }
     for d in &r.differences {
         let (word, detail) = match &d.change {
-            Change::Changed { live, desired } => {
-                ("changed", format!("{} -> {}", short(live), short(desired)))
-            }
+            Change::Changed { live, desired } => ("changed", format!("{} -> {}", short(live), short(desired))),
             Change::Missing { desired } => ("missing", format!("Git declares {}", short(desired))),
             Change::Added { live } => ("added", format!("not in Git: {}", short(live))),
         };
@@ -91,14 +81,7 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
         out.push('\n');
     }
     for s in &r.suppressed {
-        let _ = writeln!(
-            out,
-            "  {:<8} {}  by {} ({})",
-            style.paint("2", "ignored"),
-            s.path,
-            s.rule,
-            s.matched
-        );
+        let _ = writeln!(out, "  {:<8} {}  by {} ({})", style.paint("2", "ignored"), s.path, s.rule, s.matched);
     }
     let name = r.key.human().replace(' ', "/");
     let live = r.live_view.as_ref().map(yaml).unwrap_or_default();
@@ -145,13 +128,7 @@ fn unified(out: &mut String, live: &str, desired: &str, name: &str, style: Style
         let new = first.new_range().start..last.new_range().end;
         // unified format numbers an empty range by the line before it
         let start = |r: &std::ops::Range<usize>| if r.is_empty() { r.start } else { r.start + 1 };
-        let header = format!(
-            "@@ -{},{} +{},{} @@",
-            start(&old),
-            old.len(),
-            start(&new),
-            new.len()
-        );
+        let header = format!("@@ -{},{} +{},{} @@", start(&old), old.len(), start(&new), new.len());
         let _ = writeln!(out, "{}", style.paint("36", &header));
         for op in group {
             for change in diff.iter_changes(&op) {

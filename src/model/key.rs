@@ -32,31 +32,17 @@ impl ResourceKey {
 
     /// Reads the key of an object, or says which field is missing.
     pub fn of(obj: &Value) -> Result<Self, &'static str> {
-        let api_version = obj
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .ok_or("apiVersion")?;
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).ok_or("apiVersion")?;
         let kind = obj.get("kind").and_then(Value::as_str).ok_or("kind")?;
         let meta = obj.get("metadata").ok_or("metadata")?;
-        let name = meta
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .ok_or("metadata.name")?;
-        let namespace = meta
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty());
+        let name = meta.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or("metadata.name")?;
+        let namespace = meta.get("namespace").and_then(Value::as_str).filter(|n| !n.is_empty());
         Ok(Self::new(group_of(api_version), kind, namespace, name))
     }
 
     /// The form people read, like kubectl's: `Deployment.apps myapp-prod/myapp`, `ConfigMap demo/cfg`.
     pub fn human(&self) -> String {
-        let kind = if self.group.is_empty() {
-            self.kind.clone()
-        } else {
-            format!("{}.{}", self.kind, self.group)
-        };
+        let kind = if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) };
         match &self.namespace {
             Some(ns) => format!("{kind} {ns}/{}", self.name),
             None => format!("{kind} {}", self.name),
@@ -72,14 +58,7 @@ pub fn group_of(api_version: &str) -> &str {
 impl fmt::Display for ResourceKey {
     /// Argo CD's resource key form: `group/Kind/namespace/name`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/{}",
-            self.group,
-            self.kind,
-            self.namespace.as_deref().unwrap_or(""),
-            self.name
-        )
+        write!(f, "{}/{}/{}/{}", self.group, self.kind, self.namespace.as_deref().unwrap_or(""), self.name)
     }
 }
 
@@ -91,12 +70,10 @@ mod tests {
     #[test]
     fn key_ignores_version() {
         let a = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}});
-        let b = json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}});
+        let b =
+            json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "x", "namespace": "n"}});
         assert_eq!(ResourceKey::of(&a), ResourceKey::of(&b));
-        assert_eq!(
-            ResourceKey::of(&a).unwrap().to_string(),
-            "apps/Deployment/n/x"
-        );
+        assert_eq!(ResourceKey::of(&a).unwrap().to_string(), "apps/Deployment/n/x");
     }
 
     #[test]
@@ -113,9 +90,6 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         assert_eq!(ResourceKey::of(&json!({"kind": "X"})), Err("apiVersion"));
-        assert_eq!(
-            ResourceKey::of(&json!({"apiVersion": "v1", "kind": "X", "metadata": {}})),
-            Err("metadata.name")
-        );
+        assert_eq!(ResourceKey::of(&json!({"apiVersion": "v1", "kind": "X", "metadata": {}})), Err("metadata.name"));
     }
 }

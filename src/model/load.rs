@@ -122,15 +122,9 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io {
-            path: d.clone(),
-            source,
-        })?;
+        let entries = std::fs::read_dir(&d).map_err(|source| LoadError::Io { path: d.clone(), source })?;
         for entry in entries {
-            let entry = entry.map_err(|source| LoadError::Io {
-                path: d.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|source| LoadError::Io { path: d.clone(), source })?;
             let p = entry.path();
             let name = entry.file_name();
             let name = name.to_string_lossy();
@@ -150,32 +144,21 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 
 /// True for file names that hold manifests rather than kustomize configuration.
 fn is_manifest_name(name: &str) -> bool {
-    let is_kustomization = matches!(
-        name,
-        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-    );
+    let is_kustomization = matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization");
     !is_kustomization
-        && Path::new(name)
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        && Path::new(name).extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
 }
 
 /// Parses a multi-document YAML text; empty documents and comments are skipped, Lists flattened.
 pub fn parse_yaml(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadError> {
     let docs: Vec<serde_saphyr::Spanned<Value>> =
-        serde_saphyr::from_multiple_with_options(text, yaml_options(text.len())).map_err(|e| {
-            LoadError::Yaml {
-                path: path.to_owned(),
-                message: e.to_string().trim_start_matches("error: ").to_owned(),
-            }
+        serde_saphyr::from_multiple_with_options(text, yaml_options(text.len())).map_err(|e| LoadError::Yaml {
+            path: path.to_owned(),
+            message: e.to_string().trim_start_matches("error: ").to_owned(),
         })?;
     let mut out = Vec::with_capacity(docs.len());
     for doc in docs {
-        let origin = Origin {
-            file: path.to_owned(),
-            line: Some(doc.referenced.line()),
-        };
+        let origin = Origin { file: path.to_owned(), line: Some(doc.referenced.line()) };
         push_document(doc.value, origin, &mut out)?;
     }
     Ok(out)
@@ -216,23 +199,12 @@ pub fn parse_json(text: &str, path: &Path) -> Result<Vec<(Value, Origin)>, LoadE
         message: e.to_string(),
     })?;
     let mut out = Vec::new();
-    push_document(
-        value,
-        Origin {
-            file: path.to_owned(),
-            line: Some(1),
-        },
-        &mut out,
-    )?;
+    push_document(value, Origin { file: path.to_owned(), line: Some(1) }, &mut out)?;
     Ok(out)
 }
 
 /// Adds one document, flattening `List` kinds (what `kubectl get -o yaml` prints).
-fn push_document(
-    value: Value,
-    origin: Origin,
-    out: &mut Vec<(Value, Origin)>,
-) -> Result<(), LoadError> {
+fn push_document(value: Value, origin: Origin, out: &mut Vec<(Value, Origin)>) -> Result<(), LoadError> {
     let found = match &value {
         Value::Null => return Ok(()),
         Value::Object(_) => None,
@@ -244,9 +216,10 @@ fn push_document(
     if let Some(found) = found {
         return Err(LoadError::NotAnObject { origin, found });
     }
-    let is_list = value.get("kind").and_then(Value::as_str).is_some_and(|k| {
-        k == "List" || (k.ends_with("List") && value.get("items").is_some_and(Value::is_array))
-    });
+    let is_list = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || (k.ends_with("List") && value.get("items").is_some_and(Value::is_array)));
     if is_list {
         let mut value = value;
         if let Some(Value::Array(items)) = value.get_mut("items").map(Value::take) {
@@ -263,10 +236,7 @@ fn push_document(
 /// Reads every object of a file or folder and hands each to `each` as soon as it is parsed,
 /// so that a large `kubectl get -o json|yaml` dump is never held whole. Lists are flattened
 /// item by item. Multi-document YAML is read a document at a time.
-pub fn stream_path(
-    path: &Path,
-    each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
-) -> Result<(), LoadError> {
+pub fn stream_path(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
     let meta = std::fs::metadata(path).map_err(|source| io_error(path, source))?;
     if meta.is_dir() {
         for file in manifest_files(path)? {
@@ -280,30 +250,21 @@ pub fn stream_path(
 
 fn io_error(path: &Path, source: std::io::Error) -> LoadError {
     if source.kind() == std::io::ErrorKind::NotFound {
-        LoadError::NotFound {
-            path: path.to_owned(),
-        }
+        LoadError::NotFound { path: path.to_owned() }
     } else {
-        LoadError::Io {
-            path: path.to_owned(),
-            source,
-        }
+        LoadError::Io { path: path.to_owned(), source }
     }
 }
 
 /// Streams one file: JSON through a reader, YAML from its text.
-pub fn stream_file(
-    path: &Path,
-    each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
-) -> Result<(), LoadError> {
+pub fn stream_file(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>) -> Result<(), LoadError> {
     let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
     if is_json {
         let file = std::fs::File::open(path).map_err(|source| io_error(path, source))?;
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut de = serde_json::Deserializer::from_reader(reader);
         return stream_with(path, Some(1), each, |seed| {
-            serde::de::DeserializeSeed::deserialize(seed, &mut de)
-                .map_err(|e| (e.to_string(), Some(e.line())))
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| (e.to_string(), Some(e.line())))
         });
     }
     let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;
@@ -325,11 +286,9 @@ pub fn stream_yaml(
         return Ok(());
     }
     stream_with(path, Some(first_content_line(text)), each, |seed| {
-        serde_saphyr::with_deserializer_from_str_with_options(
-            text,
-            yaml_options(text.len()),
-            |de| serde::de::DeserializeSeed::deserialize(seed, de),
-        )
+        serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(text.len()), |de| {
+            serde::de::DeserializeSeed::deserialize(seed, de)
+        })
         .map_err(|e| (e.to_string().trim_start_matches("error: ").to_owned(), None))
     })
 }
@@ -352,32 +311,18 @@ fn stream_with(
     each: &mut dyn FnMut(Value, Origin) -> Result<(), LoadError>,
     run: impl FnOnce(StreamSeed<'_>) -> Result<(), (String, Option<usize>)>,
 ) -> Result<(), LoadError> {
-    let origin = Origin {
-        file: path.to_owned(),
-        line,
-    };
+    let origin = Origin { file: path.to_owned(), line };
     let mut failure = None;
-    let result = run(StreamSeed {
-        origin: &origin,
-        each,
-        failure: &mut failure,
-    });
+    let result = run(StreamSeed { origin: &origin, each, failure: &mut failure });
     if let Some(e) = failure {
         return Err(e);
     }
     match result {
         Ok(()) => Ok(()),
         Err((message, Some(line))) if path.extension().and_then(|e| e.to_str()) == Some("json") => {
-            Err(LoadError::Json {
-                path: path.to_owned(),
-                line,
-                message,
-            })
+            Err(LoadError::Json { path: path.to_owned(), line, message })
         }
-        Err((message, _)) => Err(LoadError::Yaml {
-            path: path.to_owned(),
-            message,
-        }),
+        Err((message, _)) => Err(LoadError::Yaml { path: path.to_owned(), message }),
     }
 }
 
@@ -417,10 +362,7 @@ impl StreamSeed<'_> {
     }
 
     fn not_an_object<E: serde::de::Error>(&mut self, found: &'static str) -> Result<(), E> {
-        *self.failure = Some(LoadError::NotAnObject {
-            origin: self.origin.clone(),
-            found,
-        });
+        *self.failure = Some(LoadError::NotAnObject { origin: self.origin.clone(), found });
         Err(E::custom("stopped"))
     }
 }
@@ -443,11 +385,7 @@ impl<'de> serde::de::Visitor<'de> for StreamSeed<'_> {
                 rest.insert(key, map.next_value::<Value>()?);
             }
         }
-        if streamed {
-            Ok(())
-        } else {
-            self.emit(Value::Object(rest))
-        }
+        if streamed { Ok(()) } else { self.emit(Value::Object(rest)) }
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, _: A) -> Result<(), A::Error> {
@@ -509,14 +447,9 @@ impl<'de> serde::de::Visitor<'de> for ItemsSeed<'_, '_> {
 }
 
 /// Keys objects, filling in `default_namespace` on namespaced kinds that have none.
-pub fn into_manifests(
-    docs: Vec<(Value, Origin)>,
-    default_namespace: Option<&str>,
-) -> Result<Vec<Manifest>, LoadError> {
+pub fn into_manifests(docs: Vec<(Value, Origin)>, default_namespace: Option<&str>) -> Result<Vec<Manifest>, LoadError> {
     let scopes = Scopes::learn(docs.iter().map(|(v, _)| v));
-    docs.into_iter()
-        .map(|(v, o)| manifest(v, o, default_namespace, &scopes))
-        .collect()
+    docs.into_iter().map(|(v, o)| manifest(v, o, default_namespace, &scopes)).collect()
 }
 
 /// Keys one object, filling in `default_namespace` if it is namespaced and has none.
@@ -540,11 +473,7 @@ pub fn manifest(
             meta.insert("namespace".into(), Value::String(ns.to_owned()));
         }
     }
-    Ok(Manifest {
-        key,
-        object,
-        origin,
-    })
+    Ok(Manifest { key, object, origin })
 }
 
 /// Indexes manifests by key; a key defined twice is an error naming both places.
@@ -552,11 +481,7 @@ pub fn index(manifests: Vec<Manifest>) -> Result<BTreeMap<ResourceKey, Manifest>
     let mut map: BTreeMap<ResourceKey, Manifest> = BTreeMap::new();
     for m in manifests {
         if let Some(first) = map.get(&m.key) {
-            return Err(LoadError::Duplicate {
-                key: m.key.clone(),
-                first: first.origin.clone(),
-                second: m.origin,
-            });
+            return Err(LoadError::Duplicate { key: m.key.clone(), first: first.origin.clone(), second: m.origin });
         }
         map.insert(m.key.clone(), m);
     }
@@ -581,7 +506,11 @@ mod tests {
 
     #[test]
     fn yaml_1_2_booleans() {
-        let docs = parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {A: yes, B: true}\n", &p()).unwrap();
+        let docs = parse_yaml(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {A: yes, B: true}\n",
+            &p(),
+        )
+        .unwrap();
         assert_eq!(docs[0].0["metadata"]["namespace"], "n");
         assert_eq!(docs[0].0["data"]["A"], "yes");
         assert_eq!(docs[0].0["data"]["B"], true);
@@ -608,10 +537,7 @@ mod tests {
         let yaml = "apiVersion: v1\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\nkind: List\n";
         assert_eq!(streamed(yaml, "l.yaml").unwrap().len(), 1);
         let single = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n";
-        assert_eq!(
-            streamed(single, "s.yaml").unwrap()[0].0["metadata"]["namespace"],
-            "n"
-        );
+        assert_eq!(streamed(single, "s.yaml").unwrap()[0].0["metadata"]["namespace"], "n");
         let multi = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n";
         assert_eq!(streamed(multi, "m.yaml").unwrap()[1].1.line, Some(5));
     }
@@ -619,10 +545,7 @@ mod tests {
     #[test]
     fn streaming_errors_name_the_file() {
         let err = streamed("[1, 2]", "x.json").unwrap_err().to_string();
-        assert!(
-            err.ends_with("x.json:1: expected a Kubernetes object (a mapping), found a list"),
-            "{err}"
-        );
+        assert!(err.ends_with("x.json:1: expected a Kubernetes object (a mapping), found a list"), "{err}");
         let err = streamed("{\"a\": [}", "x.json").unwrap_err().to_string();
         assert!(err.contains("x.json:1: invalid JSON"), "{err}");
         let err = streamed("a: [\n", "x.yaml").unwrap_err().to_string();
@@ -636,21 +559,16 @@ mod tests {
         let text = "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n";
         let docs = parse_yaml(text, &p()).unwrap();
         assert_eq!(docs.len(), 2);
-        let text = "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n";
+        let text =
+            "apiVersion: v1\nkind: ConfigMapList\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a}}\n";
         assert_eq!(parse_yaml(text, &p()).unwrap().len(), 1);
     }
 
     #[test]
     fn scalar_document_is_an_error_with_line() {
-        let err = parse_yaml(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust a string\n",
-            &p(),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "x.yaml:5: expected a Kubernetes object (a mapping), found a string"
-        );
+        let err =
+            parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\njust a string\n", &p()).unwrap_err();
+        assert_eq!(err.to_string(), "x.yaml:5: expected a Kubernetes object (a mapping), found a string");
     }
 
     #[test]
@@ -674,19 +592,13 @@ mod tests {
         let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
         let ms = into_manifests(parse_yaml(text, &p()).unwrap(), None).unwrap();
         let err = index(ms).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "/ConfigMap//a is defined twice: at x.yaml:1 and at x.yaml:5"
-        );
+        assert_eq!(err, "/ConfigMap//a is defined twice: at x.yaml:1 and at x.yaml:5");
     }
 
     #[test]
     fn missing_name_is_named() {
-        let err = into_manifests(
-            parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", &p()).unwrap(),
-            None,
-        )
-        .unwrap_err();
+        let err = into_manifests(parse_yaml("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", &p()).unwrap(), None)
+            .unwrap_err();
         assert_eq!(err.to_string(), "x.yaml:1: object has no metadata.name");
     }
 }

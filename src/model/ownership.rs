@@ -46,37 +46,21 @@ pub enum Marker {
 /// as in Argo CD. The instance label counts only when `instance_label` is on.
 pub fn marker(obj: &Value, key: &ResourceKey, instance_label: bool) -> Option<Marker> {
     let meta = obj.get("metadata")?;
-    let annotation = |k: &str| {
-        meta.get("annotations")
-            .and_then(|a| a.get(k))
-            .and_then(Value::as_str)
-    };
-    let label = |k: &str| {
-        meta.get("labels")
-            .and_then(|l| l.get(k))
-            .and_then(Value::as_str)
-    };
+    let annotation = |k: &str| meta.get("annotations").and_then(|a| a.get(k)).and_then(Value::as_str);
+    let label = |k: &str| meta.get("labels").and_then(|l| l.get(k)).and_then(Value::as_str);
     if let Some(id) = annotation(ARGO_TRACKING_ID)
         && let Some(app) = tracking_id_app(id, key)
     {
-        return Some(Marker::ArgoTrackingId {
-            app: app.to_owned(),
-        });
+        return Some(Marker::ArgoTrackingId { app: app.to_owned() });
     }
     if let Some(name) = label(FLUX_KUSTOMIZE_NAME) {
-        return Some(Marker::FluxKustomization {
-            name: name.to_owned(),
-        });
+        return Some(Marker::FluxKustomization { name: name.to_owned() });
     }
     if let Some(name) = label(FLUX_HELM_NAME) {
-        return Some(Marker::FluxHelmRelease {
-            name: name.to_owned(),
-        });
+        return Some(Marker::FluxHelmRelease { name: name.to_owned() });
     }
     if instance_label && let Some(app) = label(ARGO_INSTANCE_LABEL) {
-        return Some(Marker::ArgoInstanceLabel {
-            app: app.to_owned(),
-        });
+        return Some(Marker::ArgoInstanceLabel { app: app.to_owned() });
     }
     None
 }
@@ -106,12 +90,7 @@ mod tests {
     #[test]
     fn self_consistent_tracking_id() {
         let obj = json!({"metadata": {"annotations": {ARGO_TRACKING_ID: "guestbook:apps/Deployment:demo/guestbook"}}});
-        assert_eq!(
-            marker(&obj, &key(), false),
-            Some(Marker::ArgoTrackingId {
-                app: "guestbook".into()
-            })
-        );
+        assert_eq!(marker(&obj, &key(), false), Some(Marker::ArgoTrackingId { app: "guestbook".into() }));
     }
 
     #[test]
@@ -123,27 +102,16 @@ mod tests {
     #[test]
     fn core_group_tracking_id() {
         let k = ResourceKey::new("", "ConfigMap", Some("demo"), "cfg");
-        let obj =
-            json!({"metadata": {"annotations": {ARGO_TRACKING_ID: "app:/ConfigMap:demo/cfg"}}});
+        let obj = json!({"metadata": {"annotations": {ARGO_TRACKING_ID: "app:/ConfigMap:demo/cfg"}}});
         assert!(marker(&obj, &k, false).is_some());
     }
 
     #[test]
     fn flux_labels() {
         let obj = json!({"metadata": {"labels": {FLUX_KUSTOMIZE_NAME: "apps"}}});
-        assert_eq!(
-            marker(&obj, &key(), false),
-            Some(Marker::FluxKustomization {
-                name: "apps".into()
-            })
-        );
+        assert_eq!(marker(&obj, &key(), false), Some(Marker::FluxKustomization { name: "apps".into() }));
         let obj = json!({"metadata": {"labels": {FLUX_HELM_NAME: "podinfo"}}});
-        assert_eq!(
-            marker(&obj, &key(), false),
-            Some(Marker::FluxHelmRelease {
-                name: "podinfo".into()
-            })
-        );
+        assert_eq!(marker(&obj, &key(), false), Some(Marker::FluxHelmRelease { name: "podinfo".into() }));
     }
 
     #[test]

@@ -16,19 +16,10 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
     ("apiregistration.k8s.io", "APIService"),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingWebhookConfiguration",
-    ),
-    (
-        "admissionregistration.k8s.io",
-        "MutatingWebhookConfiguration",
-    ),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
     ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
-    (
-        "admissionregistration.k8s.io",
-        "ValidatingAdmissionPolicyBinding",
-    ),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
     ("storage.k8s.io", "StorageClass"),
     ("storage.k8s.io", "CSIDriver"),
     ("storage.k8s.io", "CSINode"),
@@ -60,20 +51,14 @@ impl Scopes {
     pub fn learn<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut scopes = Self::default();
         for obj in objects {
-            let is_crd = obj.get("kind").and_then(Value::as_str)
-                == Some("CustomResourceDefinition")
-                && obj
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| group_of(v) == "apiextensions.k8s.io");
+            let is_crd = obj.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+                && obj.get("apiVersion").and_then(Value::as_str).is_some_and(|v| group_of(v) == "apiextensions.k8s.io");
             if !is_crd {
                 continue;
             }
             let spec = obj.get("spec");
             let group = spec.and_then(|s| s.get("group")).and_then(Value::as_str);
-            let kind = spec
-                .and_then(|s| s.pointer("/names/kind"))
-                .and_then(Value::as_str);
+            let kind = spec.and_then(|s| s.pointer("/names/kind")).and_then(Value::as_str);
             let scope = spec.and_then(|s| s.get("scope")).and_then(Value::as_str);
             if let (Some(g), Some(k)) = (group, kind) {
                 let entry = (g.to_owned(), k.to_owned());
@@ -96,9 +81,7 @@ impl Scopes {
         if self.crd_namespaced.contains(&key) {
             return false;
         }
-        CLUSTER_SCOPED
-            .iter()
-            .any(|(g, k)| *g == group && *k == kind)
+        CLUSTER_SCOPED.iter().any(|(g, k)| *g == group && *k == kind)
     }
 }
 

@@ -28,10 +28,7 @@ pub struct DiskFs {
 impl DiskFs {
     /// A filesystem rooted at `root`; relative paths resolve against it.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            shown_from: None,
-        }
+        Self { root: root.into(), shown_from: None }
     }
 
     fn full(&self, path: &Path) -> PathBuf {
@@ -42,20 +39,9 @@ impl DiskFs {
     /// kustomizations may reach `../base` as kustomize allows.
     pub fn for_dir(dir: &Path) -> std::io::Result<(Self, PathBuf)> {
         let abs = std::fs::canonicalize(dir)?;
-        let rel = abs
-            .strip_prefix("/")
-            .map(Path::to_path_buf)
-            .unwrap_or(abs.clone());
-        let cwd = std::env::current_dir()
-            .ok()
-            .and_then(|c| std::fs::canonicalize(c).ok());
-        Ok((
-            Self {
-                root: PathBuf::from("/"),
-                shown_from: cwd,
-            },
-            rel,
-        ))
+        let rel = abs.strip_prefix("/").map(Path::to_path_buf).unwrap_or(abs.clone());
+        let cwd = std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok());
+        Ok((Self { root: PathBuf::from("/"), shown_from: cwd }, rel))
     }
 }
 
@@ -84,11 +70,7 @@ impl SourceFs for DiskFs {
     fn display(&self, path: &Path) -> String {
         let full = self.full(path);
         match &self.shown_from {
-            Some(base) => full
-                .strip_prefix(base)
-                .unwrap_or(&full)
-                .display()
-                .to_string(),
+            Some(base) => full.strip_prefix(base).unwrap_or(&full).display().to_string(),
             None => full.display().to_string(),
         }
     }
@@ -117,10 +99,7 @@ mod tests {
 
     #[test]
     fn lexical_join() {
-        assert_eq!(
-            join(Path::new("a/b"), "../c/d.yaml"),
-            Some(PathBuf::from("a/c/d.yaml"))
-        );
+        assert_eq!(join(Path::new("a/b"), "../c/d.yaml"), Some(PathBuf::from("a/c/d.yaml")));
         assert_eq!(join(Path::new("a"), "./x"), Some(PathBuf::from("a/x")));
         assert_eq!(join(Path::new("a"), "../../x"), None);
         assert_eq!(join(Path::new(""), "x"), Some(PathBuf::from("x")));

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::model::load::{self, LoadError};
-use crate::model::{Manifest, Origin, ResourceKey};
+use crate::model::{Manifest, ResourceKey};
 
 /// Why a source could not be rendered.
 #[derive(Debug, Error)]
@@ -41,16 +41,9 @@ pub enum RenderError {
 /// contributes every manifest below it, as Argo CD's directory source does.
 pub fn render(path: &Path, namespace: Option<&str>) -> Result<Vec<Manifest>, RenderError> {
     if path.is_dir() && kustomize::FILE_NAMES.iter().any(|f| path.join(f).is_file()) {
-        let (disk, dir) = fs::DiskFs::for_dir(path).map_err(|source| RenderError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let objects = kustomize::build(&disk, &dir)?;
-        let origin = Origin {
-            file: path.to_owned(),
-            line: None,
-        };
-        let docs = objects.into_iter().map(|o| (o, origin.clone())).collect();
+        let (disk, dir) =
+            fs::DiskFs::for_dir(path).map_err(|source| RenderError::Io { path: path.to_owned(), source })?;
+        let docs = kustomize::build(&disk, &dir)?;
         return Ok(load::into_manifests(docs, namespace)?);
     }
     let docs = load::load_path(path)?;
@@ -58,9 +51,6 @@ pub fn render(path: &Path, namespace: Option<&str>) -> Result<Vec<Manifest>, Ren
 }
 
 /// Renders and indexes by key; a key defined twice is an error naming both places.
-pub fn render_set(
-    path: &Path,
-    namespace: Option<&str>,
-) -> Result<BTreeMap<ResourceKey, Manifest>, RenderError> {
+pub fn render_set(path: &Path, namespace: Option<&str>) -> Result<BTreeMap<ResourceKey, Manifest>, RenderError> {
     Ok(load::index(render(path, namespace)?)?)
 }

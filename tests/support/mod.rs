@@ -25,10 +25,7 @@ pub fn review(prefix: &str) -> Value {
         .filter(|n| n.starts_with(prefix) && Path::new(n).extension().is_some_and(|e| e == "json"))
         .collect();
     names.sort();
-    json(&format!(
-        "admission-reviews/{}",
-        names.first().expect("no such review")
-    ))
+    json(&format!("admission-reviews/{}", names.first().expect("no such review")))
 }
 
 /// The path of the `driftgate` binary under test.

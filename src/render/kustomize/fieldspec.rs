@@ -19,37 +19,17 @@ pub struct FieldSpec {
 
 /// A field spec for every kind.
 pub const fn any(path: &'static str, create: bool) -> FieldSpec {
-    FieldSpec {
-        group: None,
-        kind: None,
-        path,
-        create,
-    }
+    FieldSpec { group: None, kind: None, path, create }
 }
 
 /// A field spec for one kind (in any group).
 pub const fn kind(kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
-    FieldSpec {
-        group: None,
-        kind: Some(kind),
-        path,
-        create,
-    }
+    FieldSpec { group: None, kind: Some(kind), path, create }
 }
 
 /// A field spec for one group and kind.
-pub const fn gk(
-    group: &'static str,
-    kind: &'static str,
-    path: &'static str,
-    create: bool,
-) -> FieldSpec {
-    FieldSpec {
-        group: Some(group),
-        kind: Some(kind),
-        path,
-        create,
-    }
+pub const fn gk(group: &'static str, kind: &'static str, path: &'static str, create: bool) -> FieldSpec {
+    FieldSpec { group: Some(group), kind: Some(kind), path, create }
 }
 
 impl FieldSpec {
@@ -110,21 +90,12 @@ mod tests {
     fn visits_lists_and_creates_maps() {
         let mut obj = json!({"spec": {"containers": [{"image": "a"}, {"image": "b"}]}});
         let mut seen = Vec::new();
-        visit(&mut obj, "spec/containers[]/image", false, &mut |v| {
-            seen.push(v.clone())
-        });
+        visit(&mut obj, "spec/containers[]/image", false, &mut |v| seen.push(v.clone()));
         assert_eq!(seen, [json!("a"), json!("b")]);
-        visit(&mut obj, "spec/template/metadata/labels", true, &mut |v| {
-            *v = json!({"x": "y"})
-        });
+        visit(&mut obj, "spec/template/metadata/labels", true, &mut |v| *v = json!({"x": "y"}));
         assert_eq!(obj["spec"]["template"]["metadata"]["labels"]["x"], "y");
         let mut untouched = json!({"spec": {}});
-        visit(
-            &mut untouched,
-            "spec/selector/matchLabels",
-            false,
-            &mut |v| *v = json!(1),
-        );
+        visit(&mut untouched, "spec/selector/matchLabels", false, &mut |v| *v = json!(1));
         assert_eq!(untouched, json!({"spec": {}}));
     }
 }

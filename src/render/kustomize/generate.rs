@@ -19,58 +19,42 @@ pub fn run(
     k: &Kustomization,
     acc: &mut Vec<Resource>,
 ) -> Result<(), KustomizeError> {
-    for (list, kind) in [
-        (&k.config_map_generator, "ConfigMap"),
-        (&k.secret_generator, "Secret"),
-    ] {
+    for (list, kind) in [(&k.config_map_generator, "ConfigMap"), (&k.secret_generator, "Secret")] {
         for g in list {
-            let field = if kind == "ConfigMap" {
-                "configMapGenerator"
-            } else {
-                "secretGenerator"
-            };
+            let field = if kind == "ConfigMap" { "configMapGenerator" } else { "secretGenerator" };
             let Some(name) = g.name.clone().filter(|n| !n.is_empty()) else {
                 return Err(invalid(file, format!("{field}: an entry has no name")));
             };
             let data = collect(fs, dir, file, field, g)?;
             let options = merged_options(k.generator_options.as_ref(), g.options.as_ref());
-            let generated = make(kind, &name, g, &data, &options);
+            let origin = crate::model::Origin { file: std::path::PathBuf::from(file), line: None };
+            let generated = make(kind, &name, g, &data, &options, origin);
             let behavior = g.behavior.as_deref().unwrap_or("create");
             let namespace = g.namespace.as_deref().or(k.namespace.as_deref());
             let existing = acc.iter().position(|r| {
                 r.kind() == kind
                     && r.original_name == name
-                    && (namespace.is_none()
-                        || r.namespace() == namespace
-                        || r.namespace().is_none())
+                    && (namespace.is_none() || r.namespace() == namespace || r.namespace().is_none())
             });
             match (behavior, existing) {
                 ("create", None) => acc.push(generated),
                 ("create", Some(_)) => {
                     return Err(invalid(
                         file,
-                        format!(
-                            "{field}: {kind} {name} already exists; use behavior: merge or replace"
-                        ),
+                        format!("{field}: {kind} {name} already exists; use behavior: merge or replace"),
                     ));
                 }
-                ("merge" | "replace", Some(i)) => {
-                    merge_into(&mut acc[i], &generated, behavior == "replace")
-                }
+                ("merge" | "replace", Some(i)) => merge_into(&mut acc[i], &generated, behavior == "replace"),
                 ("merge" | "replace", None) => {
                     return Err(invalid(
                         file,
-                        format!(
-                            "{field}: {kind} {name} has behavior {behavior}, but no base generates it"
-                        ),
+                        format!("{field}: {kind} {name} has behavior {behavior}, but no base generates it"),
                     ));
                 }
                 (other, _) => {
                     return Err(invalid(
                         file,
-                        format!(
-                            "{field}: {name}: behavior must be create, merge or replace, not {other:?}"
-                        ),
+                        format!("{field}: {name}: behavior must be create, merge or replace, not {other:?}"),
                     ));
                 }
             }
@@ -85,24 +69,12 @@ struct Data {
     binary: BTreeMap<String, Vec<u8>>,
 }
 
-fn collect(
-    fs: &dyn SourceFs,
-    dir: &Path,
-    file: &str,
-    field: &str,
-    g: &Generator,
-) -> Result<Data, KustomizeError> {
-    let mut data = Data {
-        text: BTreeMap::new(),
-        binary: BTreeMap::new(),
-    };
+fn collect(fs: &dyn SourceFs, dir: &Path, file: &str, field: &str, g: &Generator) -> Result<Data, KustomizeError> {
+    let mut data = Data { text: BTreeMap::new(), binary: BTreeMap::new() };
     let name = g.name.as_deref().unwrap_or("");
     let put = |data: &mut Data, key: String, value: String| -> Result<(), KustomizeError> {
         if data.text.insert(key.clone(), value).is_some() {
-            return Err(invalid(
-                file,
-                format!("{field}: {name}: key {key:?} is given twice"),
-            ));
+            return Err(invalid(file, format!("{field}: {name}: key {key:?} is given twice")));
         }
         Ok(())
     };
@@ -110,11 +82,7 @@ fn collect(
     for env in env_files {
         let text = read_local(fs, dir, file, field, env)?;
         for (i, line) in text.lines().enumerate() {
-            let line = if i == 0 {
-                line.trim_start_matches('\u{feff}')
-            } else {
-                line
-            };
+            let line = if i == 0 { line.trim_start_matches('\u{feff}') } else { line };
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -125,54 +93,32 @@ fn collect(
                 None => (line.to_owned(), std::env::var(line).unwrap_or_default()),
             };
             if !is_env_var_name(&key) {
-                return Err(invalid(
-                    file,
-                    format!(
-                        "{field}: {name}: {env}:{}: {key:?} is not a valid key",
-                        i + 1
-                    ),
-                ));
+                return Err(invalid(file, format!("{field}: {name}: {env}:{}: {key:?} is not a valid key", i + 1)));
             }
             put(&mut data, key, value)?;
         }
     }
     for lit in &g.literals {
         let Some((key, value)) = lit.split_once('=') else {
-            return Err(invalid(
-                file,
-                format!("{field}: {name}: literal {lit:?} is not KEY=VALUE"),
-            ));
+            return Err(invalid(file, format!("{field}: {name}: literal {lit:?} is not KEY=VALUE")));
         };
         if key.is_empty() {
-            return Err(invalid(
-                file,
-                format!("{field}: {name}: literal {lit:?} has an empty key"),
-            ));
+            return Err(invalid(file, format!("{field}: {name}: literal {lit:?} has an empty key")));
         }
         put(&mut data, key.to_owned(), unquote(value).to_owned())?;
     }
     for f in &g.files {
         let (key, rel) = match f.split_once('=') {
             Some((k, p)) => (k.to_owned(), p),
-            None => (
-                Path::new(f)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                f.as_str(),
-            ),
+            None => {
+                (Path::new(f).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), f.as_str())
+            }
         };
         if key.is_empty() {
-            return Err(invalid(
-                file,
-                format!("{field}: {name}: file {f:?} has an empty key"),
-            ));
+            return Err(invalid(file, format!("{field}: {name}: file {f:?} has an empty key")));
         }
         let path = local_path(dir, file, field, rel)?;
-        let bytes = fs.read(&path).map_err(|source| KustomizeError::Read {
-            file: fs.display(&path),
-            source,
-        })?;
+        let bytes = fs.read(&path).map_err(|source| KustomizeError::Read { file: fs.display(&path), source })?;
         match String::from_utf8(bytes) {
             Ok(text) => put(&mut data, key, text)?,
             Err(e) => {
@@ -184,30 +130,17 @@ fn collect(
 }
 
 /// A path a generator or patch reads: inside the kustomization's folder (the load restrictor).
-pub fn local_path(
-    dir: &Path,
-    file: &str,
-    field: &str,
-    rel: &str,
-) -> Result<std::path::PathBuf, KustomizeError> {
+pub fn local_path(dir: &Path, file: &str, field: &str, rel: &str) -> Result<std::path::PathBuf, KustomizeError> {
     match fs::join(dir, rel) {
         Some(p) if p.starts_with(dir) => Ok(p),
         _ => Err(invalid(
             file,
-            format!(
-                "{field}: {rel} is outside this kustomization's folder (kustomize's load restrictor forbids it)"
-            ),
+            format!("{field}: {rel} is outside this kustomization's folder (kustomize's load restrictor forbids it)"),
         )),
     }
 }
 
-fn read_local(
-    fs: &dyn SourceFs,
-    dir: &Path,
-    file: &str,
-    field: &str,
-    rel: &str,
-) -> Result<String, KustomizeError> {
+fn read_local(fs: &dyn SourceFs, dir: &Path, file: &str, field: &str, rel: &str) -> Result<String, KustomizeError> {
     read_text(fs, &local_path(dir, file, field, rel)?)
 }
 
@@ -224,16 +157,11 @@ fn unquote(v: &str) -> &str {
 /// Kubernetes' rule for env var names: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
 fn is_env_var_name(k: &str) -> bool {
     let mut chars = k.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || "-._".contains(c))
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || "-._".contains(c))
         && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
 }
 
-fn merged_options(
-    global: Option<&GeneratorOptions>,
-    own: Option<&GeneratorOptions>,
-) -> GeneratorOptions {
+fn merged_options(global: Option<&GeneratorOptions>, own: Option<&GeneratorOptions>) -> GeneratorOptions {
     let mut out = global.cloned().unwrap_or_default();
     if let Some(own) = own {
         out.labels.extend(own.labels.clone());
@@ -254,6 +182,7 @@ fn make(
     g: &Generator,
     data: &Data,
     options: &GeneratorOptions,
+    origin: crate::model::Origin,
 ) -> Resource {
     let mut obj = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}});
     let meta = obj.get_mut("metadata").and_then(Value::as_object_mut);
@@ -274,29 +203,19 @@ fn make(
                 .text
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::String(base64(v.as_bytes()))))
-                .chain(
-                    data.binary
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::String(base64(v)))),
-                )
+                .chain(data.binary.iter().map(|(k, v)| (k.clone(), Value::String(base64(v)))))
                 .collect();
             if !encoded.is_empty() {
                 map.insert("data".into(), Value::Object(encoded));
             }
-            map.insert(
-                "type".into(),
-                Value::String(g.secret_type.clone().unwrap_or_else(|| "Opaque".into())),
-            );
+            map.insert("type".into(), Value::String(g.secret_type.clone().unwrap_or_else(|| "Opaque".into())));
         } else {
             if !data.text.is_empty() {
                 map.insert("data".into(), string_map(&data.text));
             }
             if !data.binary.is_empty() {
-                let b: Map<String, Value> = data
-                    .binary
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(base64(v))))
-                    .collect();
+                let b: Map<String, Value> =
+                    data.binary.iter().map(|(k, v)| (k.clone(), Value::String(base64(v)))).collect();
                 map.insert("binaryData".into(), Value::Object(b));
             }
         }
@@ -304,17 +223,13 @@ fn make(
             map.insert("immutable".into(), Value::Bool(true));
         }
     }
-    let mut r = Resource::new(obj, format!("{kind}Generator {name}"));
+    let mut r = Resource::new(obj, origin);
     r.needs_hash = options.disable_name_suffix_hash != Some(true);
     r
 }
 
 fn string_map(m: &BTreeMap<String, String>) -> Value {
-    Value::Object(
-        m.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-            .collect(),
-    )
+    Value::Object(m.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect())
 }
 
 /// `behavior: merge` adds and overrides keys, labels and annotations; `replace` swaps the data.
@@ -338,11 +253,7 @@ fn merge_into(base: &mut Resource, new: &Resource, replace: bool) {
         }
     }
     for field in ["labels", "annotations"] {
-        if let Some(m) = new
-            .object
-            .pointer(&format!("/metadata/{field}"))
-            .and_then(Value::as_object)
-        {
+        if let Some(m) = new.object.pointer(&format!("/metadata/{field}")).and_then(Value::as_object) {
             child_map(base.metadata_mut(), field).extend(m.clone());
         }
     }

@@ -20,17 +20,9 @@ pub fn suffix(obj: &Value) -> String {
     // name always hashes as "" (kustomize's api/hasher); matching that keeps names identical
     m.insert("name", Value::String(String::new()));
     // a missing map hashes as the empty string, as kustomize's lookup of an absent path does
-    m.insert(
-        "data",
-        field("data").unwrap_or_else(|| Value::String(String::new())),
-    );
+    m.insert("data", field("data").unwrap_or_else(|| Value::String(String::new())));
     if kind == "Secret" {
-        m.insert(
-            "type",
-            obj.get("type")
-                .cloned()
-                .unwrap_or_else(|| Value::String(String::new())),
-        );
+        m.insert("type", obj.get("type").cloned().unwrap_or_else(|| Value::String(String::new())));
         if let Some(sd) = field("stringData") {
             m.insert("stringData", sd);
         }

@@ -64,22 +64,16 @@ pub enum KustomizeError {
 }
 
 fn invalid(file: &str, message: impl Into<String>) -> KustomizeError {
-    KustomizeError::Invalid {
-        file: file.to_owned(),
-        message: message.into(),
-    }
+    KustomizeError::Invalid { file: file.to_owned(), message: message.into() }
 }
 
 /// The kustomization file in `dir`, if there is one.
 pub fn find(fs: &dyn SourceFs, dir: &Path) -> Option<PathBuf> {
-    FILE_NAMES
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| fs.is_file(p))
+    FILE_NAMES.iter().map(|n| dir.join(n)).find(|p| fs.is_file(p))
 }
 
-/// Renders the kustomization in `dir` into objects, in kustomize's output order.
-pub fn build(fs: &dyn SourceFs, dir: &Path) -> Result<Vec<Value>, KustomizeError> {
+/// Renders the kustomization in `dir` into objects with their origins, in kustomize's output order.
+pub fn build(fs: &dyn SourceFs, dir: &Path) -> Result<Vec<(Value, crate::model::Origin)>, KustomizeError> {
     let mut stack = Vec::new();
     let (mut resources, top) = accumulate(fs, dir, Vec::new(), Mode::Kustomization, &mut stack)?;
     for r in &mut resources {
@@ -95,7 +89,7 @@ pub fn build(fs: &dyn SourceFs, dir: &Path) -> Result<Vec<Value>, KustomizeError
         .map(|r| {
             let mut o = r.object;
             resource::sort_keys(&mut o);
-            o
+            (o, r.origin)
         })
         .collect())
 }
@@ -107,25 +101,14 @@ enum Mode {
 }
 
 fn read_text(fs: &dyn SourceFs, path: &Path) -> Result<String, KustomizeError> {
-    let bytes = fs.read(path).map_err(|source| KustomizeError::Read {
-        file: fs.display(path),
-        source,
-    })?;
+    let bytes = fs.read(path).map_err(|source| KustomizeError::Read { file: fs.display(path), source })?;
     String::from_utf8(bytes).map_err(|_| invalid(&fs.display(path), "not valid UTF-8"))
 }
 
 fn parse_kustomization(fs: &dyn SourceFs, file: &Path) -> Result<Kustomization, KustomizeError> {
     let text = read_text(fs, file)?;
-    let k: Kustomization = serde_saphyr::from_str_with_options(
-        &text,
-        serde_saphyr::options! { strict_booleans: true },
-    )
-    .map_err(|e| {
-        invalid(
-            &fs.display(file),
-            e.to_string().trim_start_matches("error: "),
-        )
-    })?;
+    let k: Kustomization = serde_saphyr::from_str_with_options(&text, serde_saphyr::options! { strict_booleans: true })
+        .map_err(|e| invalid(&fs.display(file), e.to_string().trim_start_matches("error: ")))?;
     Ok(k)
 }
 
@@ -145,10 +128,7 @@ fn accumulate(
     stack: &mut Vec<PathBuf>,
 ) -> Result<(Vec<Resource>, Kustomization), KustomizeError> {
     let Some(file) = find(fs, dir) else {
-        return Err(invalid(
-            &fs.display(dir),
-            "no kustomization.yaml, kustomization.yml or Kustomization here",
-        ));
+        return Err(invalid(&fs.display(dir), "no kustomization.yaml, kustomization.yml or Kustomization here"));
     };
     let shown = fs.display(&file);
     if stack.contains(&dir.to_path_buf()) {
@@ -156,24 +136,15 @@ fn accumulate(
     }
     let k = parse_kustomization(fs, &file)?;
     if let Some(field) = k.unsupported() {
-        return Err(KustomizeError::Unsupported {
-            file: shown,
-            field: field.to_owned(),
-        });
+        return Err(KustomizeError::Unsupported { file: shown, field: field.to_owned() });
     }
     let is_component = k.kind.as_deref() == Some("Component");
     match mode {
         Mode::Component if !is_component => {
-            return Err(invalid(
-                &shown,
-                "listed under `components`, but its kind is not Component",
-            ));
+            return Err(invalid(&shown, "listed under `components`, but its kind is not Component"));
         }
         Mode::Kustomization if is_component => {
-            return Err(invalid(
-                &shown,
-                "a Component can only be listed under `components`",
-            ));
+            return Err(invalid(&shown, "a Component can only be listed under `components`"));
         }
         _ => {}
     }
@@ -187,10 +158,7 @@ fn accumulate(
             });
         }
         let Some(path) = fs::join(dir, entry) else {
-            return Err(invalid(
-                &shown,
-                format!("resources: {entry} climbs above the root"),
-            ));
+            return Err(invalid(&shown, format!("resources: {entry} climbs above the root")));
         };
         if fs.is_dir(&path) {
             let (sub, _) = accumulate(fs, &path, Vec::new(), Mode::Kustomization, stack)?;
@@ -206,24 +174,15 @@ fn accumulate(
             }
             add_all(&mut acc, load_file(fs, &path)?, &shown)?;
         } else {
-            return Err(invalid(
-                &shown,
-                format!("resources: {entry} does not exist"),
-            ));
+            return Err(invalid(&shown, format!("resources: {entry} does not exist")));
         }
     }
     for entry in &k.components {
         let Some(path) = fs::join(dir, entry) else {
-            return Err(invalid(
-                &shown,
-                format!("components: {entry} climbs above the root"),
-            ));
+            return Err(invalid(&shown, format!("components: {entry} climbs above the root")));
         };
         if !fs.is_dir(&path) {
-            return Err(invalid(
-                &shown,
-                format!("components: {entry} is not a folder"),
-            ));
+            return Err(invalid(&shown, format!("components: {entry} is not a folder")));
         }
         let (with_component, _) = accumulate(fs, &path, acc, Mode::Component, stack)?;
         acc = with_component;
@@ -240,12 +199,7 @@ fn add_all(acc: &mut Vec<Resource>, new: Vec<Resource>, file: &str) -> Result<()
         if let Some(prev) = acc.iter().find(|p| p.id() == r.id()) {
             return Err(invalid(
                 file,
-                format!(
-                    "{} is defined twice (in {} and in {})",
-                    r.describe(),
-                    prev.origin,
-                    r.origin
-                ),
+                format!("{} is defined twice (in {} and in {})", r.describe(), prev.origin, r.origin),
             ));
         }
         acc.push(r);
@@ -263,7 +217,7 @@ fn load_file(fs: &dyn SourceFs, path: &Path) -> Result<Vec<Resource>, KustomizeE
             if obj.get("kind").and_then(Value::as_str).is_none() {
                 return Err(invalid(&origin.to_string(), "object has no kind"));
             }
-            Ok(Resource::new(obj, origin.to_string()))
+            Ok(Resource::new(obj, origin))
         })
         .collect()
 }

@@ -56,56 +56,23 @@ const OTHER: &[(&str, &str, &str)] = &[
     ("Secret", "Ingress", "spec/tls[]/secretName"),
     ("Secret", "ServiceAccount", "imagePullSecrets[]/name"),
     ("Secret", "ServiceAccount", "secrets[]/name"),
-    (
-        "Service",
-        "Ingress",
-        "spec/rules[]/http/paths[]/backend/service/name",
-    ),
-    (
-        "Service",
-        "Ingress",
-        "spec/rules[]/http/paths[]/backend/serviceName",
-    ),
+    ("Service", "Ingress", "spec/rules[]/http/paths[]/backend/service/name"),
+    ("Service", "Ingress", "spec/rules[]/http/paths[]/backend/serviceName"),
     ("Service", "Ingress", "spec/defaultBackend/service/name"),
     ("Service", "Ingress", "spec/backend/serviceName"),
     ("Service", "StatefulSet", "spec/serviceName"),
     ("Service", "APIService", "spec/service/name"),
-    (
-        "Service",
-        "ValidatingWebhookConfiguration",
-        "webhooks[]/clientConfig/service/name",
-    ),
-    (
-        "Service",
-        "MutatingWebhookConfiguration",
-        "webhooks[]/clientConfig/service/name",
-    ),
-    (
-        "PersistentVolume",
-        "PersistentVolumeClaim",
-        "spec/volumeName",
-    ),
-    (
-        "StorageClass",
-        "PersistentVolumeClaim",
-        "spec/storageClassName",
-    ),
+    ("Service", "ValidatingWebhookConfiguration", "webhooks[]/clientConfig/service/name"),
+    ("Service", "MutatingWebhookConfiguration", "webhooks[]/clientConfig/service/name"),
+    ("PersistentVolume", "PersistentVolumeClaim", "spec/volumeName"),
+    ("StorageClass", "PersistentVolumeClaim", "spec/storageClassName"),
     ("StorageClass", "PersistentVolume", "spec/storageClassName"),
-    (
-        "StorageClass",
-        "StatefulSet",
-        "spec/volumeClaimTemplates[]/spec/storageClassName",
-    ),
+    ("StorageClass", "StatefulSet", "spec/volumeClaimTemplates[]/spec/storageClassName"),
     ("IngressClass", "Ingress", "spec/ingressClassName"),
 ];
 
 /// Kinds an HPA's `scaleTargetRef` can name.
-const SCALABLE: &[&str] = &[
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "ReplicationController",
-];
+const SCALABLE: &[&str] = &["Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"];
 
 /// A renamed object: what it was called, what it is called now, and where it lives.
 struct Renamed {
@@ -140,13 +107,7 @@ pub fn fix(resources: &mut [Resource]) {
             }
         };
         if let Some((_, prefix)) = POD_SPECS.iter().find(|(k, _)| *k == kind) {
-            for referenced in [
-                "ConfigMap",
-                "Secret",
-                "ServiceAccount",
-                "PersistentVolumeClaim",
-                "PriorityClass",
-            ] {
+            for referenced in ["ConfigMap", "Secret", "ServiceAccount", "PersistentVolumeClaim", "PriorityClass"] {
                 for field in pod_spec_fields(referenced) {
                     let path = format!("{prefix}/{field}");
                     fieldspec::visit(&mut r.object, &path, false, &mut |n| rename(referenced, n));
@@ -161,8 +122,7 @@ pub fn fix(resources: &mut [Resource]) {
         match kind.as_str() {
             "RoleBinding" | "ClusterRoleBinding" => {
                 fieldspec::visit(&mut r.object, "roleRef", false, &mut |role| {
-                    let Some(k) = role.get("kind").and_then(Value::as_str).map(str::to_owned)
-                    else {
+                    let Some(k) = role.get("kind").and_then(Value::as_str).map(str::to_owned) else {
                         return;
                     };
                     if let Some(name) = role.get_mut("name") {
@@ -173,10 +133,7 @@ pub fn fix(resources: &mut [Resource]) {
                     if s.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
                         return;
                     }
-                    let sns = s
-                        .get("namespace")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
+                    let sns = s.get("namespace").and_then(Value::as_str).map(str::to_owned);
                     let Some(old) = s.get("name").and_then(Value::as_str) else {
                         return;
                     };
@@ -207,15 +164,8 @@ pub fn fix(resources: &mut [Resource]) {
 /// The new name of the `kind` once called `old`, seen from `namespace`: a candidate in the same
 /// namespace wins; a single candidate elsewhere (or cluster-scoped) is used; several are ambiguous.
 fn lookup(renamed: &[Renamed], kind: &str, old: &str, namespace: Option<&str>) -> Option<String> {
-    let candidates: Vec<&Renamed> = renamed
-        .iter()
-        .filter(|r| r.kind == kind && r.original == old)
-        .collect();
-    let same_ns: Vec<&Renamed> = candidates
-        .iter()
-        .copied()
-        .filter(|r| r.namespace.as_deref() == namespace)
-        .collect();
+    let candidates: Vec<&Renamed> = renamed.iter().filter(|r| r.kind == kind && r.original == old).collect();
+    let same_ns: Vec<&Renamed> = candidates.iter().copied().filter(|r| r.namespace.as_deref() == namespace).collect();
     match (same_ns.as_slice(), candidates.as_slice()) {
         ([one], _) | ([], [one]) => Some(one.current.clone()),
         _ => None,

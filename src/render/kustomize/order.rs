@@ -30,10 +30,7 @@ const ORDER_FIRST: &[&str] = &[
 ];
 
 /// Kinds printed last, in this order.
-const ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
+const ORDER_LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
 /// Sorts resources in place.
 pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
@@ -41,14 +38,10 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
         return;
     }
     let legacy = options.and_then(|o| o.legacy_sort_options.as_ref());
-    let first: Vec<&str> = legacy.map_or_else(
-        || ORDER_FIRST.to_vec(),
-        |l| l.order_first.iter().map(String::as_str).collect(),
-    );
-    let last: Vec<&str> = legacy.map_or_else(
-        || ORDER_LAST.to_vec(),
-        |l| l.order_last.iter().map(String::as_str).collect(),
-    );
+    let first: Vec<&str> =
+        legacy.map_or_else(|| ORDER_FIRST.to_vec(), |l| l.order_first.iter().map(String::as_str).collect());
+    let last: Vec<&str> =
+        legacy.map_or_else(|| ORDER_LAST.to_vec(), |l| l.order_last.iter().map(String::as_str).collect());
     let rank = |kind: &str| -> i64 {
         if let Some(i) = first.iter().position(|k| *k == kind) {
             i64::try_from(i).unwrap_or(0) - i64::try_from(first.len()).unwrap_or(0)
@@ -70,16 +63,7 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
 /// kustomize's `Gvk.String()`: `group_version_kind`, with `~G`, `~V`, `~K` for empty parts.
 fn gvk_string(r: &Resource) -> String {
     let or = |s: &str, d: &str| {
-        if s.is_empty() {
-            d.to_owned()
-        } else {
-            s.to_owned()
-        }
+        if s.is_empty() { d.to_owned() } else { s.to_owned() }
     };
-    format!(
-        "{}_{}_{}",
-        or(r.group(), "~G"),
-        or(r.version(), "~V"),
-        or(r.kind(), "~K")
-    )
+    format!("{}_{}_{}", or(r.group(), "~G"), or(r.version(), "~V"), or(r.kind(), "~K"))
 }

@@ -50,16 +50,10 @@ pub fn patches(
             (Some(inline), None) => inline.clone(),
             (None, Some(rel)) => read_text(fs, &local_path(dir, file, field, rel)?)?,
             (Some(_), Some(_)) => {
-                return Err(invalid(
-                    file,
-                    format!("{field}: an entry has both `patch` and `path`"),
-                ));
+                return Err(invalid(file, format!("{field}: an entry has both `patch` and `path`")));
             }
             (None, None) => {
-                return Err(invalid(
-                    file,
-                    format!("{field}: an entry has neither `patch` nor `path`"),
-                ));
+                return Err(invalid(file, format!("{field}: an entry has neither `patch` nor `path`")));
             }
         };
         let allow_name_change = p.options.get("allowNameChange").copied().unwrap_or(false);
@@ -67,10 +61,7 @@ pub fn patches(
         let is_json6902 = field == "patchesJson6902" || docs.first().is_some_and(Value::is_array);
         if is_json6902 {
             let Some(target) = &p.target else {
-                return Err(invalid(
-                    file,
-                    format!("{field}: a JSON 6902 patch needs a `target`"),
-                ));
+                return Err(invalid(file, format!("{field}: a JSON 6902 patch needs a `target`")));
             };
             let ops = docs.into_iter().next().unwrap_or(Value::Array(Vec::new()));
             let patch: json_patch::Patch = serde_json::from_value(ops)
@@ -80,18 +71,14 @@ pub fn patches(
             for r in acc.iter_mut().filter(|r| selector.matches(r)) {
                 matched = true;
                 let name = r.name().to_owned();
-                json_patch::patch(&mut r.object, &patch).map_err(|e| {
-                    invalid(file, format!("{field}: patch on {}: {e}", r.describe()))
-                })?;
+                json_patch::patch(&mut r.object, &patch)
+                    .map_err(|e| invalid(file, format!("{field}: patch on {}: {e}", r.describe())))?;
                 if !allow_name_change {
                     r.set_name(&name);
                 }
             }
             if !matched && field == "patchesJson6902" {
-                return Err(invalid(
-                    file,
-                    format!("{field}: no resource matches the target {target:?}"),
-                ));
+                return Err(invalid(file, format!("{field}: no resource matches the target {target:?}")));
             }
         } else {
             for doc in docs {
@@ -151,22 +138,14 @@ fn apply_smp(
     }
     if matched == 0 && target.is_none() {
         let what = describe_patch(patch);
-        return Err(invalid(
-            file,
-            format!("{field}: no resource matches the patch for {what}"),
-        ));
+        return Err(invalid(file, format!("{field}: no resource matches the patch for {what}")));
     }
     let _ = before;
     Ok(())
 }
 
 fn describe_patch(p: &Value) -> String {
-    let s = |ptr: &str| {
-        p.pointer(ptr)
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_owned()
-    };
+    let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str).unwrap_or("?").to_owned();
     format!("{} {}", s("/kind"), s("/metadata/name"))
 }
 
@@ -181,17 +160,9 @@ pub struct Selector {
     annotations: Option<LabelSelector>,
 }
 
-fn anchored(
-    v: Option<&String>,
-    file: &str,
-    field: &str,
-    what: &str,
-) -> Result<Option<Regex>, KustomizeError> {
-    v.map(|s| {
-        Regex::new(&format!("^(?:{s})$"))
-            .map_err(|e| invalid(file, format!("{field}: target.{what}: {e}")))
-    })
-    .transpose()
+fn anchored(v: Option<&String>, file: &str, field: &str, what: &str) -> Result<Option<Regex>, KustomizeError> {
+    v.map(|s| Regex::new(&format!("^(?:{s})$")).map_err(|e| invalid(file, format!("{field}: target.{what}: {e}"))))
+        .transpose()
 }
 
 fn literal(v: Option<&str>) -> Option<Regex> {
@@ -207,16 +178,8 @@ impl Selector {
             kind: anchored(t.kind.as_ref(), file, field, "kind")?,
             name: anchored(t.name.as_ref(), file, field, "name")?,
             namespace: anchored(t.namespace.as_ref(), file, field, "namespace")?,
-            labels: t
-                .label_selector
-                .as_deref()
-                .map(|s| LabelSelector::parse(s, file))
-                .transpose()?,
-            annotations: t
-                .annotation_selector
-                .as_deref()
-                .map(|s| LabelSelector::parse(s, file))
-                .transpose()?,
+            labels: t.label_selector.as_deref().map(|s| LabelSelector::parse(s, file)).transpose()?,
+            annotations: t.annotation_selector.as_deref().map(|s| LabelSelector::parse(s, file)).transpose()?,
         })
     }
 
@@ -224,10 +187,7 @@ impl Selector {
     fn of_patch(p: &Value, file: &str) -> Result<Self, KustomizeError> {
         let s = |ptr: &str| p.pointer(ptr).and_then(Value::as_str);
         let (Some(kind), Some(name)) = (s("/kind"), s("/metadata/name")) else {
-            return Err(invalid(
-                file,
-                "a strategic-merge patch without target needs kind and metadata.name",
-            ));
+            return Err(invalid(file, "a strategic-merge patch without target needs kind and metadata.name"));
         };
         let group = s("/apiVersion").map(|v| crate::model::key::group_of(v).to_owned());
         Ok(Self {
@@ -250,10 +210,7 @@ impl Selector {
             && m(&self.name, r.name())
             && m(&self.namespace, r.namespace().unwrap_or(""))
             && self.labels.as_ref().is_none_or(|s| s.matches(&r.labels()))
-            && self
-                .annotations
-                .as_ref()
-                .is_none_or(|s| s.matches(&r.annotations()))
+            && self.annotations.as_ref().is_none_or(|s| s.matches(&r.annotations()))
     }
 }
 
@@ -290,10 +247,7 @@ impl LabelSelector {
                 Term::NotIn(k.trim().to_owned(), set(rest))
             } else if let Some((k, rest)) = part.split_once(" in ") {
                 Term::In(k.trim().to_owned(), set(rest))
-            } else if part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._/".contains(c))
-            {
+            } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-._/".contains(c)) {
                 Term::Exists(part.to_owned())
             } else {
                 return Err(invalid(file, format!("invalid selector {s:?}")));
@@ -318,12 +272,7 @@ impl LabelSelector {
 }
 
 fn set(rest: &str) -> Vec<String> {
-    rest.trim()
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .split(',')
-        .map(|s| s.trim().to_owned())
-        .collect()
+    rest.trim().trim_start_matches('(').trim_end_matches(')').split(',').map(|s| s.trim().to_owned()).collect()
 }
 
 /// Splits at commas that are not inside parentheses.
@@ -408,22 +357,12 @@ pub fn merge(target: &mut Value, patch: &Value, path: &mut Vec<String>, builtin:
 }
 
 fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, builtin: bool) {
-    let replace_directive = patch
-        .iter()
-        .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
+    let replace_directive = patch.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
     let shape: Vec<&str> = shape_of(path);
-    let key = if builtin {
-        crate::diff::merge_keys::merge_key(&shape).filter(|_| merges(&shape))
-    } else {
-        None
-    };
+    let key = if builtin { crate::diff::merge_keys::merge_key(&shape).filter(|_| merges(&shape)) } else { None };
     let scalar_set = builtin && matches!(shape.last().copied(), Some("finalizers"));
     if replace_directive {
-        *target = patch
-            .iter()
-            .filter(|i| i.get("$patch").is_none())
-            .map(strip)
-            .collect();
+        *target = patch.iter().filter(|i| i.get("$patch").is_none()).map(strip).collect();
         return;
     }
     if scalar_set {
@@ -445,9 +384,7 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, 
             added.push(strip(item));
             continue;
         };
-        let found = target
-            .iter()
-            .position(|t| crate::diff::merge_keys::item_key(t, key).as_ref() == Some(&k));
+        let found = target.iter().position(|t| crate::diff::merge_keys::item_key(t, key).as_ref() == Some(&k));
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (found, delete) {
             (Some(i), true) => {
@@ -472,13 +409,7 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, 
 fn merges(shape: &[&str]) -> bool {
     !matches!(
         shape.last().copied(),
-        Some(
-            "tolerations"
-                | "topologySpreadConstraints"
-                | "resizePolicy"
-                | "readinessGates"
-                | "webhooks"
-        )
+        Some("tolerations" | "topologySpreadConstraints" | "resizePolicy" | "readinessGates" | "webhooks")
     )
 }
 
@@ -489,12 +420,9 @@ fn shape_of(path: &[String]) -> Vec<&str> {
 /// A patch value with `$`-directives removed, as stored in the result.
 fn strip(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k.clone(), strip(v)))
-                .collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(k, _)| !k.starts_with('$')).map(|(k, v)| (k.clone(), strip(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
         other => other.clone(),
     }
@@ -517,7 +445,8 @@ mod tests {
         let p = json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}});
         assert_eq!(
             smp(t, p),
-            json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}})
+            // new items first, as kyaml merges (see tests/kustomize/cases/12 and 32)
+            json!({"spec": {"containers": [{"name": "c", "image": "w"}, {"name": "a", "image": "x"}, {"name": "b", "image": "z"}]}})
         );
     }
 
@@ -525,10 +454,7 @@ mod tests {
     fn directives() {
         let t = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "args": ["1"], "x": {"y": 1, "z": 2}}});
         let p = json!({"spec": {"containers": [{"name": "a", "$patch": "delete"}], "args": ["2"], "x": {"$patch": "replace", "w": 3}}});
-        assert_eq!(
-            smp(t, p),
-            json!({"spec": {"containers": [{"name": "b"}], "args": ["2"], "x": {"w": 3}}})
-        );
+        assert_eq!(smp(t, p), json!({"spec": {"containers": [{"name": "b"}], "args": ["2"], "x": {"w": 3}}}));
         let t = json!({"a": {"b": 1, "c": 2}});
         assert_eq!(smp(t, json!({"a": {"b": null}})), json!({"a": {"c": 2}}));
     }
@@ -537,21 +463,9 @@ mod tests {
     fn label_selectors() {
         let labels = json!({"app": "web", "tier": "front"});
         let m = labels.as_object().unwrap();
-        assert!(
-            LabelSelector::parse("app=web,tier", "f")
-                .unwrap()
-                .matches(m)
-        );
-        assert!(
-            LabelSelector::parse("app in (web, api),!legacy", "f")
-                .unwrap()
-                .matches(m)
-        );
+        assert!(LabelSelector::parse("app=web,tier", "f").unwrap().matches(m));
+        assert!(LabelSelector::parse("app in (web, api),!legacy", "f").unwrap().matches(m));
         assert!(!LabelSelector::parse("app!=web", "f").unwrap().matches(m));
-        assert!(
-            !LabelSelector::parse("tier notin (front)", "f")
-                .unwrap()
-                .matches(m)
-        );
+        assert!(!LabelSelector::parse("tier notin (front)", "f").unwrap().matches(m));
     }
 }

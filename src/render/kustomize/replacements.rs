@@ -66,9 +66,7 @@ pub fn run(
     for entry in &k.replacements {
         if let Some(rel) = &entry.path {
             let text = read_text(fs, &local_path(dir, file, "replacements", rel)?)?;
-            for doc in load::parse_yaml_values(&text)
-                .map_err(|e| invalid(file, format!("replacements: {rel}: {e}")))?
-            {
+            for doc in load::parse_yaml_values(&text).map_err(|e| invalid(file, format!("replacements: {rel}: {e}")))? {
                 let docs = match doc {
                     Value::Array(items) => items,
                     one => vec![one],
@@ -83,8 +81,7 @@ pub fn run(
         } else {
             let v = serde_json::json!({"source": entry.source, "targets": entry.targets.clone().unwrap_or(Value::Array(Vec::new()))});
             all.push(
-                serde_json::from_value::<Replacement>(v)
-                    .map_err(|e| invalid(file, format!("replacements: {e}")))?,
+                serde_json::from_value::<Replacement>(v).map_err(|e| invalid(file, format!("replacements: {e}")))?,
             );
         }
     }
@@ -110,76 +107,42 @@ fn apply(r: &Replacement, acc: &mut [Resource], file: &str) -> Result<(), Kustom
     let source = match found.as_slice() {
         [one] => *one,
         [] => {
-            return Err(invalid(
-                file,
-                format!(
-                    "replacements: no resource matches the source {}",
-                    describe(src)
-                ),
-            ));
+            return Err(invalid(file, format!("replacements: no resource matches the source {}", describe(src))));
         }
         _ => {
             return Err(invalid(
                 file,
-                format!(
-                    "replacements: more than one resource matches the source {}",
-                    describe(src)
-                ),
+                format!("replacements: more than one resource matches the source {}", describe(src)),
             ));
         }
     };
-    let path = src
-        .field_path
-        .clone()
-        .unwrap_or_else(|| "metadata.name".into());
+    let path = src.field_path.clone().unwrap_or_else(|| "metadata.name".into());
     let Some(mut value) = get(&source.object, &parse_path(&path)).cloned() else {
-        return Err(invalid(
-            file,
-            format!(
-                "replacements: the source {} has no field {path}",
-                describe(src)
-            ),
-        ));
+        return Err(invalid(file, format!("replacements: the source {} has no field {path}", describe(src))));
     };
     if let Some(o) = &src.options {
         if let (Some(d), Some(s)) = (&o.delimiter, value.as_str()) {
             let parts: Vec<&str> = s.split(d.as_str()).collect();
             let i = usize::try_from(o.index).ok().filter(|i| *i < parts.len());
             let Some(i) = i else {
-                return Err(invalid(
-                    file,
-                    format!(
-                        "replacements: source options.index {} is out of range",
-                        o.index
-                    ),
-                ));
+                return Err(invalid(file, format!("replacements: source options.index {} is out of range", o.index)));
             };
             // kustomize makes a new untagged scalar of the part, so `1.25` becomes a number
             value = untagged_scalar(parts[i]);
         }
     }
     for t in &r.targets {
-        let select = t
-            .select
-            .as_ref()
-            .map(|s| Selector::new(s, file, "replacements"))
-            .transpose()?;
-        let rejects: Vec<Selector> = t
-            .reject
-            .iter()
-            .map(|s| Selector::new(s, file, "replacements"))
-            .collect::<Result<_, _>>()?;
+        let select = t.select.as_ref().map(|s| Selector::new(s, file, "replacements")).transpose()?;
+        let rejects: Vec<Selector> =
+            t.reject.iter().map(|s| Selector::new(s, file, "replacements")).collect::<Result<_, _>>()?;
         let opts = t.options.clone().unwrap_or_default();
         for res in acc.iter_mut() {
-            if select.as_ref().is_some_and(|s| !s.matches(res))
-                || rejects.iter().any(|s| s.matches(res))
-            {
+            if select.as_ref().is_some_and(|s| !s.matches(res)) || rejects.iter().any(|s| s.matches(res)) {
                 continue;
             }
             for fp in &t.field_paths {
-                set(&mut res.object, &parse_path(fp), &value, &opts).map_err(|m| {
-                    invalid(file, format!("replacements: {} {fp}: {m}", res.describe()))
-                })?;
+                set(&mut res.object, &parse_path(fp), &value, &opts)
+                    .map_err(|m| invalid(file, format!("replacements: {} {fp}: {m}", res.describe())))?;
             }
         }
     }
@@ -195,11 +158,7 @@ fn untagged_scalar(text: &str) -> Value {
 }
 
 fn describe(s: &Source) -> String {
-    format!(
-        "{} {}",
-        s.kind.as_deref().unwrap_or("*"),
-        s.name.as_deref().unwrap_or("*")
-    )
+    format!("{} {}", s.kind.as_deref().unwrap_or("*"), s.name.as_deref().unwrap_or("*"))
 }
 
 /// One step of a field path: a key, or a list item chosen by `[field=value]` or index.
@@ -260,10 +219,7 @@ fn get<'a>(v: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     let next = match first {
         Step::Key(k) => v.get(k)?,
         Step::Index(i) => v.get(*i)?,
-        Step::Match(k, want) => v
-            .as_array()?
-            .iter()
-            .find(|i| i.get(k).is_some_and(|x| scalar_text(x) == *want))?,
+        Step::Match(k, want) => v.as_array()?.iter().find(|i| i.get(k).is_some_and(|x| scalar_text(x) == *want))?,
     };
     get(next, rest)
 }
@@ -277,8 +233,7 @@ fn set(v: &mut Value, steps: &[Step], value: &Value, opts: &Options) -> Result<(
         *v = match (&opts.delimiter, v.as_str(), value.as_str()) {
             (Some(d), Some(cur), Some(new)) => {
                 let mut parts: Vec<String> = cur.split(d.as_str()).map(str::to_owned).collect();
-                let i = usize::try_from(opts.index)
-                    .map_err(|_| "options.index must not be negative".to_owned())?;
+                let i = usize::try_from(opts.index).map_err(|_| "options.index must not be negative".to_owned())?;
                 if i < parts.len() {
                     parts[i] = new.to_owned();
                 } else {
@@ -317,10 +272,7 @@ fn set(v: &mut Value, steps: &[Step], value: &Value, opts: &Options) -> Result<(
             let Some(items) = v.as_array_mut() else {
                 return Ok(());
             };
-            for item in items
-                .iter_mut()
-                .filter(|i| i.get(k).is_some_and(|x| scalar_text(x) == *want))
-            {
+            for item in items.iter_mut().filter(|i| i.get(k).is_some_and(|x| scalar_text(x) == *want)) {
                 set(item, rest, value, opts)?;
             }
             Ok(())
@@ -345,30 +297,17 @@ mod tests {
             ]
         );
         let obj = json!({"spec": {"containers": [{"name": "a.b", "image": "x:1"}]}});
-        assert_eq!(
-            get(&obj, &parse_path("spec.containers.[name=a.b].image")),
-            Some(&json!("x:1"))
-        );
-        assert_eq!(
-            get(&obj, &parse_path("spec.containers.0.image")),
-            Some(&json!("x:1"))
-        );
+        assert_eq!(get(&obj, &parse_path("spec.containers.[name=a.b].image")), Some(&json!("x:1")));
+        assert_eq!(get(&obj, &parse_path("spec.containers.0.image")), Some(&json!("x:1")));
     }
 
     #[test]
     fn set_with_delimiter_and_create() {
         let mut obj = json!({"image": "reg/app:1"});
-        let opts = Options {
-            delimiter: Some(":".into()),
-            index: 1,
-            create: false,
-        };
+        let opts = Options { delimiter: Some(":".into()), index: 1, create: false };
         set(&mut obj, &parse_path("image"), &json!("2"), &opts).unwrap();
         assert_eq!(obj["image"], "reg/app:2");
-        let opts = Options {
-            create: true,
-            ..Options::default()
-        };
+        let opts = Options { create: true, ..Options::default() };
         set(&mut obj, &parse_path("a.b"), &json!("v"), &opts).unwrap();
         assert_eq!(obj["a"]["b"], "v");
     }

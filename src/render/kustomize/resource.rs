@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::Origin;
 use crate::model::key::group_of;
 
 /// One object being rendered.
@@ -15,30 +16,21 @@ pub struct Resource {
     pub original_namespace: Option<String>,
     /// A generated ConfigMap or Secret whose name gets the content hash at the end.
     pub needs_hash: bool,
-    /// Where it came from, for messages.
-    pub origin: String,
+    /// Where it came from: the manifest's file and line, or the generating kustomization.
+    pub origin: Origin,
 }
 
 impl Resource {
     /// Wraps an object loaded from `origin`.
-    pub fn new(object: Value, origin: String) -> Self {
+    pub fn new(object: Value, origin: Origin) -> Self {
         let original_name = name_of(&object).to_owned();
         let original_namespace = namespace_of(&object).map(str::to_owned);
-        Self {
-            object,
-            original_name,
-            original_namespace,
-            needs_hash: false,
-            origin,
-        }
+        Self { object, original_name, original_namespace, needs_hash: false, origin }
     }
 
     /// The kind.
     pub fn kind(&self) -> &str {
-        self.object
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.object.get("kind").and_then(Value::as_str).unwrap_or("")
     }
 
     /// The API group (`""` for core).
@@ -54,10 +46,7 @@ impl Resource {
 
     /// `apiVersion` as written.
     pub fn api_version(&self) -> &str {
-        self.object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.object.get("apiVersion").and_then(Value::as_str).unwrap_or("")
     }
 
     /// The current name.
@@ -72,32 +61,22 @@ impl Resource {
 
     /// Renames the object.
     pub fn set_name(&mut self, name: &str) {
-        self.metadata_mut()
-            .insert("name".into(), Value::String(name.to_owned()));
+        self.metadata_mut().insert("name".into(), Value::String(name.to_owned()));
     }
 
     /// Moves the object to a namespace.
     pub fn set_namespace(&mut self, ns: &str) {
-        self.metadata_mut()
-            .insert("namespace".into(), Value::String(ns.to_owned()));
+        self.metadata_mut().insert("namespace".into(), Value::String(ns.to_owned()));
     }
 
     /// The labels, or an empty map.
     pub fn labels(&self) -> Map<String, Value> {
-        self.object
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
+        self.object.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default()
     }
 
     /// The annotations, or an empty map.
     pub fn annotations(&self) -> Map<String, Value> {
-        self.object
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default()
+        self.object.pointer("/metadata/annotations").and_then(Value::as_object).cloned().unwrap_or_default()
     }
 
     /// `metadata`, created if absent.
@@ -125,15 +104,11 @@ impl Resource {
 }
 
 fn name_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
 }
 
 fn namespace_of(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    obj.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// `metadata` of an object, created if absent or not a map.
@@ -141,9 +116,7 @@ pub fn metadata_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.is_object() {
         *obj = Value::Object(Map::new());
     }
-    let Value::Object(map) = obj else {
-        unreachable!("made a map above")
-    };
+    let Value::Object(map) = obj else { unreachable!("made a map above") };
     child_map(map, "metadata")
 }
 

@@ -73,10 +73,7 @@ impl Kustomization {
             ("vars", set(&self.vars)),
             ("helmCharts", set(&self.helm_charts)),
             ("helmGlobals", set(&self.helm_globals)),
-            (
-                "helmChartInflationGenerator",
-                set(&self.helm_chart_inflation_generator),
-            ),
+            ("helmChartInflationGenerator", set(&self.helm_chart_inflation_generator)),
             ("generators", set(&self.generators)),
             ("transformers", set(&self.transformers)),
             ("validators", set(&self.validators)),

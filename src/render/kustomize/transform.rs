@@ -27,22 +27,13 @@ pub fn run(
         namespace(acc, ns);
     }
     if k.name_prefix.is_some() || k.name_suffix.is_some() {
-        prefix_suffix(
-            acc,
-            k.name_prefix.as_deref().unwrap_or(""),
-            k.name_suffix.as_deref().unwrap_or(""),
-        );
+        prefix_suffix(acc, k.name_prefix.as_deref().unwrap_or(""), k.name_suffix.as_deref().unwrap_or(""));
     }
     if !k.common_labels.is_empty() {
         labels(acc, &k.common_labels, true, true);
     }
     for l in &k.labels {
-        labels(
-            acc,
-            &l.pairs,
-            l.include_selectors,
-            l.include_templates || l.include_selectors,
-        );
+        labels(acc, &l.pairs, l.include_selectors, l.include_templates || l.include_selectors);
     }
     if !k.common_annotations.is_empty() {
         annotations(acc, &k.common_annotations);
@@ -80,16 +71,11 @@ fn namespace(acc: &mut [Resource], ns: &str) {
                 });
             }
             "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
-                fieldspec::visit(
-                    &mut r.object,
-                    "webhooks[]/clientConfig/service",
-                    false,
-                    &mut |s| {
-                        if let Some(m) = s.as_object_mut() {
-                            m.insert("namespace".into(), Value::String(ns.to_owned()));
-                        }
-                    },
-                );
+                fieldspec::visit(&mut r.object, "webhooks[]/clientConfig/service", false, &mut |s| {
+                    if let Some(m) = s.as_object_mut() {
+                        m.insert("namespace".into(), Value::String(ns.to_owned()));
+                    }
+                });
             }
             "APIService" => {
                 fieldspec::visit(&mut r.object, "spec/service", false, &mut |s| {
@@ -99,16 +85,11 @@ fn namespace(acc: &mut [Resource], ns: &str) {
                 });
             }
             "CustomResourceDefinition" => {
-                fieldspec::visit(
-                    &mut r.object,
-                    "spec/conversion/webhook/clientConfig/service",
-                    false,
-                    &mut |s| {
-                        if let Some(m) = s.as_object_mut() {
-                            m.insert("namespace".into(), Value::String(ns.to_owned()));
-                        }
-                    },
-                );
+                fieldspec::visit(&mut r.object, "spec/conversion/webhook/clientConfig/service", false, &mut |s| {
+                    if let Some(m) = s.as_object_mut() {
+                        m.insert("namespace".into(), Value::String(ns.to_owned()));
+                    }
+                });
             }
             _ => {}
         }
@@ -137,36 +118,11 @@ const LABEL_SELECTORS: &[FieldSpec] = &[
     kind("DaemonSet", "spec/selector/matchLabels", true),
     gk("apps", "StatefulSet", "spec/selector/matchLabels", true),
     gk("batch", "Job", "spec/selector/matchLabels", false),
-    gk(
-        "batch",
-        "CronJob",
-        "spec/jobTemplate/spec/selector/matchLabels",
-        false,
-    ),
-    gk(
-        "policy",
-        "PodDisruptionBudget",
-        "spec/selector/matchLabels",
-        false,
-    ),
-    gk(
-        "networking.k8s.io",
-        "NetworkPolicy",
-        "spec/podSelector/matchLabels",
-        false,
-    ),
-    gk(
-        "networking.k8s.io",
-        "NetworkPolicy",
-        "spec/ingress[]/from[]/podSelector/matchLabels",
-        false,
-    ),
-    gk(
-        "networking.k8s.io",
-        "NetworkPolicy",
-        "spec/egress[]/to[]/podSelector/matchLabels",
-        false,
-    ),
+    gk("batch", "CronJob", "spec/jobTemplate/spec/selector/matchLabels", false),
+    gk("policy", "PodDisruptionBudget", "spec/selector/matchLabels", false),
+    gk("networking.k8s.io", "NetworkPolicy", "spec/podSelector/matchLabels", false),
+    gk("networking.k8s.io", "NetworkPolicy", "spec/ingress[]/from[]/podSelector/matchLabels", false),
+    gk("networking.k8s.io", "NetworkPolicy", "spec/egress[]/to[]/podSelector/matchLabels", false),
     gk(
         "apps",
         "Deployment",
@@ -219,60 +175,27 @@ const LABEL_SELECTORS: &[FieldSpec] = &[
 
 /// Label field specs for pod templates and claim templates.
 const LABEL_TEMPLATES: &[FieldSpec] = &[
-    kind(
-        "ReplicationController",
-        "spec/template/metadata/labels",
-        true,
-    ),
+    kind("ReplicationController", "spec/template/metadata/labels", true),
     kind("Deployment", "spec/template/metadata/labels", true),
     kind("ReplicaSet", "spec/template/metadata/labels", true),
     kind("DaemonSet", "spec/template/metadata/labels", true),
     gk("apps", "StatefulSet", "spec/template/metadata/labels", true),
-    gk(
-        "apps",
-        "StatefulSet",
-        "spec/volumeClaimTemplates[]/metadata/labels",
-        true,
-    ),
+    gk("apps", "StatefulSet", "spec/volumeClaimTemplates[]/metadata/labels", true),
     gk("batch", "Job", "spec/template/metadata/labels", true),
     gk("batch", "CronJob", "spec/jobTemplate/metadata/labels", true),
-    gk(
-        "batch",
-        "CronJob",
-        "spec/jobTemplate/spec/template/metadata/labels",
-        true,
-    ),
+    gk("batch", "CronJob", "spec/jobTemplate/spec/template/metadata/labels", true),
 ];
 
 /// Annotation field specs beyond `metadata/annotations`.
 const ANNOTATION_TEMPLATES: &[FieldSpec] = &[
-    kind(
-        "ReplicationController",
-        "spec/template/metadata/annotations",
-        true,
-    ),
+    kind("ReplicationController", "spec/template/metadata/annotations", true),
     kind("Deployment", "spec/template/metadata/annotations", true),
     kind("ReplicaSet", "spec/template/metadata/annotations", true),
     kind("DaemonSet", "spec/template/metadata/annotations", true),
-    gk(
-        "apps",
-        "StatefulSet",
-        "spec/template/metadata/annotations",
-        true,
-    ),
+    gk("apps", "StatefulSet", "spec/template/metadata/annotations", true),
     gk("batch", "Job", "spec/template/metadata/annotations", true),
-    gk(
-        "batch",
-        "CronJob",
-        "spec/jobTemplate/metadata/annotations",
-        true,
-    ),
-    gk(
-        "batch",
-        "CronJob",
-        "spec/jobTemplate/spec/template/metadata/annotations",
-        true,
-    ),
+    gk("batch", "CronJob", "spec/jobTemplate/metadata/annotations", true),
+    gk("batch", "CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true),
 ];
 
 fn add_pairs(node: &mut Value, pairs: &BTreeMap<String, String>) {
@@ -289,18 +212,11 @@ fn add_pairs(node: &mut Value, pairs: &BTreeMap<String, String>) {
 fn apply_specs(r: &mut Resource, specs: &[FieldSpec], pairs: &BTreeMap<String, String>) {
     let chosen: Vec<&FieldSpec> = specs.iter().filter(|s| s.applies(r)).collect();
     for spec in chosen {
-        fieldspec::visit(&mut r.object, spec.path, spec.create, &mut |n| {
-            add_pairs(n, pairs)
-        });
+        fieldspec::visit(&mut r.object, spec.path, spec.create, &mut |n| add_pairs(n, pairs));
     }
 }
 
-fn labels(
-    acc: &mut [Resource],
-    pairs: &BTreeMap<String, String>,
-    selectors: bool,
-    templates: bool,
-) {
+fn labels(acc: &mut [Resource], pairs: &BTreeMap<String, String>, selectors: bool, templates: bool) {
     const META: &[FieldSpec] = &[any("metadata/labels", true)];
     for r in acc.iter_mut() {
         apply_specs(r, META, pairs);
@@ -330,15 +246,10 @@ const REPLICAS: &[FieldSpec] = &[
 ];
 
 fn replicas(acc: &mut [Resource], name: &str, count: i64) {
-    for r in acc
-        .iter_mut()
-        .filter(|r| r.name() == name || r.original_name == name)
-    {
+    for r in acc.iter_mut().filter(|r| r.name() == name || r.original_name == name) {
         let chosen: Vec<&FieldSpec> = REPLICAS.iter().filter(|s| s.applies(r)).collect();
         for spec in chosen {
-            fieldspec::visit(&mut r.object, spec.path, spec.create, &mut |n| {
-                *n = Value::from(count)
-            });
+            fieldspec::visit(&mut r.object, spec.path, spec.create, &mut |n| *n = Value::from(count));
         }
     }
 }
@@ -388,11 +299,7 @@ fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
     };
     let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
     match rest[last_slash..].rfind(':') {
-        Some(i) => (
-            &rest[..last_slash + i],
-            Some(&rest[last_slash + i + 1..]),
-            digest,
-        ),
+        Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..]), digest),
         None => (rest, None, digest),
     }
 }
@@ -435,19 +342,9 @@ mod tests {
     fn image_names() {
         assert_eq!(split_image("nginx"), ("nginx", None, None));
         assert_eq!(split_image("nginx:1.25"), ("nginx", Some("1.25"), None));
-        assert_eq!(
-            split_image("reg:5000/app:v1@sha256:ab"),
-            ("reg:5000/app", Some("v1"), Some("sha256:ab"))
-        );
-        let img = Image {
-            name: "myapp".into(),
-            new_tag: Some("v1.2.3".into()),
-            ..Image::default()
-        };
-        assert_eq!(
-            rewrite_image("myapp:latest", &img).as_deref(),
-            Some("myapp:v1.2.3")
-        );
+        assert_eq!(split_image("reg:5000/app:v1@sha256:ab"), ("reg:5000/app", Some("v1"), Some("sha256:ab")));
+        let img = Image { name: "myapp".into(), new_tag: Some("v1.2.3".into()), ..Image::default() };
+        assert_eq!(rewrite_image("myapp:latest", &img).as_deref(), Some("myapp:v1.2.3"));
         assert_eq!(rewrite_image("other:latest", &img), None);
         let img = Image {
             name: "myapp".into(),
@@ -455,9 +352,6 @@ mod tests {
             digest: Some("sha256:1".into()),
             ..Image::default()
         };
-        assert_eq!(
-            rewrite_image("myapp:latest", &img).as_deref(),
-            Some("reg/myapp@sha256:1")
-        );
+        assert_eq!(rewrite_image("myapp:latest", &img).as_deref(), Some("reg/myapp@sha256:1"));
     }
 }
