@@ -4,6 +4,7 @@
 //! and either `expected.yaml` (what `kubectl kustomize` printed; regenerate with
 //! tests/kustomize/regen.sh) or `expected-error.txt` (a part of driftgate's refusal).
 //! Objects are compared as data, in order; kustomize's quoting style is not part of the contract.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

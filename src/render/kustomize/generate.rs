@@ -257,12 +257,12 @@ fn merge_into(base: &mut Resource, new: &Resource, replace: bool) {
             child_map(base.metadata_mut(), field).extend(m.clone());
         }
     }
-    if let Some(t) = new.object.get("type") {
-        if new.kind() == "Secret" && replace {
-            if let Some(obj) = base.object.as_object_mut() {
-                obj.insert("type".into(), t.clone());
-            }
-        }
+    if let Some(t) = new.object.get("type")
+        && new.kind() == "Secret"
+        && replace
+        && let Some(obj) = base.object.as_object_mut()
+    {
+        obj.insert("type".into(), t.clone());
     }
     base.needs_hash = base.needs_hash && new.needs_hash;
 }

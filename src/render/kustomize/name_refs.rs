@@ -137,10 +137,10 @@ pub fn fix(resources: &mut [Resource]) {
                     let Some(old) = s.get("name").and_then(Value::as_str) else {
                         return;
                     };
-                    if let Some(new) = lookup(&renamed, "ServiceAccount", old, sns.as_deref()) {
-                        if let Some(m) = s.as_object_mut() {
-                            m.insert("name".into(), Value::String(new));
-                        }
+                    if let Some(new) = lookup(&renamed, "ServiceAccount", old, sns.as_deref())
+                        && let Some(m) = s.as_object_mut()
+                    {
+                        m.insert("name".into(), Value::String(new));
                     }
                 });
             }
@@ -149,10 +149,10 @@ pub fn fix(resources: &mut [Resource]) {
                     let Some(k) = t.get("kind").and_then(Value::as_str).map(str::to_owned) else {
                         return;
                     };
-                    if SCALABLE.contains(&k.as_str()) {
-                        if let Some(name) = t.get_mut("name") {
-                            rename(&k, name);
-                        }
+                    if SCALABLE.contains(&k.as_str())
+                        && let Some(name) = t.get_mut("name")
+                    {
+                        rename(&k, name);
                     }
                 });
             }

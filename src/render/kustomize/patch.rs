@@ -296,7 +296,7 @@ fn split_top_level(s: &str) -> Vec<&str> {
 
 /// Strategic merge of `patch` into `target`. For built-in kinds, lists with a merge key merge
 /// item by item; other lists, and every list of other kinds, are replaced.
-pub fn merge(target: &mut Value, patch: &Value, path: &mut Vec<String>, builtin: bool) {
+pub fn merge(target: &mut Value, patch: &Value, trail: &mut Vec<String>, builtin: bool) {
     let Value::Object(pm) = patch else {
         *target = strip(patch);
         return;
@@ -336,29 +336,29 @@ pub fn merge(target: &mut Value, patch: &Value, path: &mut Vec<String>, builtin:
             tm.shift_remove(k);
             continue;
         }
-        path.push(k.clone());
+        trail.push(k.clone());
         match (tm.get_mut(k), pv) {
             (Some(tv @ Value::Object(_)), Value::Object(_)) => {
-                merge(tv, pv, path, builtin);
+                merge(tv, pv, trail, builtin);
                 if tv.is_null() {
                     tm.shift_remove(k);
                 }
             }
-            (Some(Value::Array(tl)), Value::Array(pl)) => merge_list(tl, pl, path, builtin),
+            (Some(Value::Array(tl)), Value::Array(pl)) => merge_list(tl, pl, trail, builtin),
             _ => {
                 let v = strip(pv);
-                if !(pv.get("$patch").and_then(Value::as_str) == Some("delete")) {
+                if pv.get("$patch").and_then(Value::as_str) != Some("delete") {
                     tm.insert(k.clone(), v);
                 }
             }
         }
-        path.pop();
+        trail.pop();
     }
 }
 
-fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, builtin: bool) {
+fn merge_list(target: &mut Vec<Value>, patch: &[Value], trail: &mut Vec<String>, builtin: bool) {
     let replace_directive = patch.iter().any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"));
-    let shape: Vec<&str> = shape_of(path);
+    let shape: Vec<&str> = shape_of(trail);
     let key = if builtin { crate::diff::merge_keys::merge_key(&shape).filter(|_| merges(&shape)) } else { None };
     let scalar_set = builtin && matches!(shape.last().copied(), Some("finalizers"));
     if replace_directive {
@@ -391,9 +391,9 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], path: &mut Vec<String>, 
                 target.remove(i);
             }
             (Some(i), false) => {
-                path.push("[]".into());
-                merge(&mut target[i], item, path, builtin);
-                path.pop();
+                trail.push("[]".into());
+                merge(&mut target[i], item, trail, builtin);
+                trail.pop();
             }
             (None, true) => {}
             (None, false) => added.push(strip(item)),
@@ -433,9 +433,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn smp(target: Value, patch: Value) -> Value {
+    fn smp(target: Value, patch: &Value) -> Value {
         let mut t = target;
-        merge(&mut t, &patch, &mut Vec::new(), true);
+        merge(&mut t, patch, &mut Vec::new(), true);
         t
     }
 
@@ -444,7 +444,7 @@ mod tests {
         let t = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
         let p = json!({"spec": {"containers": [{"name": "b", "image": "z"}, {"name": "c", "image": "w"}]}});
         assert_eq!(
-            smp(t, p),
+            smp(t, &p),
             // new items first, as kyaml merges (see tests/kustomize/cases/12 and 32)
             json!({"spec": {"containers": [{"name": "c", "image": "w"}, {"name": "a", "image": "x"}, {"name": "b", "image": "z"}]}})
         );
@@ -454,9 +454,9 @@ mod tests {
     fn directives() {
         let t = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "args": ["1"], "x": {"y": 1, "z": 2}}});
         let p = json!({"spec": {"containers": [{"name": "a", "$patch": "delete"}], "args": ["2"], "x": {"$patch": "replace", "w": 3}}});
-        assert_eq!(smp(t, p), json!({"spec": {"containers": [{"name": "b"}], "args": ["2"], "x": {"w": 3}}}));
+        assert_eq!(smp(t, &p), json!({"spec": {"containers": [{"name": "b"}], "args": ["2"], "x": {"w": 3}}}));
         let t = json!({"a": {"b": 1, "c": 2}});
-        assert_eq!(smp(t, json!({"a": {"b": null}})), json!({"a": {"c": 2}}));
+        assert_eq!(smp(t, &json!({"a": {"b": null}})), json!({"a": {"c": 2}}));
     }
 
     #[test]

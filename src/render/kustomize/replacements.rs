@@ -120,16 +120,16 @@ fn apply(r: &Replacement, acc: &mut [Resource], file: &str) -> Result<(), Kustom
     let Some(mut value) = get(&source.object, &parse_path(&path)).cloned() else {
         return Err(invalid(file, format!("replacements: the source {} has no field {path}", describe(src))));
     };
-    if let Some(o) = &src.options {
-        if let (Some(d), Some(s)) = (&o.delimiter, value.as_str()) {
-            let parts: Vec<&str> = s.split(d.as_str()).collect();
-            let i = usize::try_from(o.index).ok().filter(|i| *i < parts.len());
-            let Some(i) = i else {
-                return Err(invalid(file, format!("replacements: source options.index {} is out of range", o.index)));
-            };
-            // kustomize makes a new untagged scalar of the part, so `1.25` becomes a number
-            value = untagged_scalar(parts[i]);
-        }
+    if let Some(o) = &src.options
+        && let (Some(d), Some(s)) = (&o.delimiter, value.as_str())
+    {
+        let parts: Vec<&str> = s.split(d.as_str()).collect();
+        let i = usize::try_from(o.index).ok().filter(|i| *i < parts.len());
+        let Some(i) = i else {
+            return Err(invalid(file, format!("replacements: source options.index {} is out of range", o.index)));
+        };
+        // kustomize makes a new untagged scalar of the part, so `1.25` becomes a number
+        value = untagged_scalar(parts[i]);
     }
     for t in &r.targets {
         let select = t.select.as_ref().map(|s| Selector::new(s, file, "replacements")).transpose()?;
@@ -235,7 +235,7 @@ fn set(v: &mut Value, steps: &[Step], value: &Value, opts: &Options) -> Result<(
                 let mut parts: Vec<String> = cur.split(d.as_str()).map(str::to_owned).collect();
                 let i = usize::try_from(opts.index).map_err(|_| "options.index must not be negative".to_owned())?;
                 if i < parts.len() {
-                    parts[i] = new.to_owned();
+                    new.clone_into(&mut parts[i]);
                 } else {
                     parts.push(new.to_owned());
                 }

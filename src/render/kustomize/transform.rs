@@ -63,10 +63,11 @@ fn namespace(acc: &mut [Resource], ns: &str) {
                 fieldspec::visit(&mut r.object, "subjects[]", false, &mut |s| {
                     let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
                     let current = s.get("namespace").and_then(Value::as_str).unwrap_or("");
-                    if is_sa && (current.is_empty() || current == "default") {
-                        if let Some(m) = s.as_object_mut() {
-                            m.insert("namespace".into(), Value::String(ns.to_owned()));
-                        }
+                    if is_sa
+                        && (current.is_empty() || current == "default")
+                        && let Some(m) = s.as_object_mut()
+                    {
+                        m.insert("namespace".into(), Value::String(ns.to_owned()));
                     }
                 });
             }
@@ -262,10 +263,10 @@ fn images(acc: &mut [Resource], img: &super::spec::Image) {
             let Some(image) = c.get("image").and_then(Value::as_str) else {
                 return;
             };
-            if let Some(new) = rewrite_image(image, img) {
-                if let Some(m) = c.as_object_mut() {
-                    m.insert("image".into(), Value::String(new));
-                }
+            if let Some(new) = rewrite_image(image, img)
+                && let Some(m) = c.as_object_mut()
+            {
+                m.insert("image".into(), Value::String(new));
             }
         });
     }
