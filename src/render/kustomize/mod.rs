@@ -195,13 +195,17 @@ fn accumulate(
 
 /// Adds resources, refusing a second object with the same identity.
 fn add_all(acc: &mut Vec<Resource>, new: Vec<Resource>, file: &str) -> Result<(), KustomizeError> {
+    let mut seen: std::collections::HashMap<_, usize> = acc.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
     for r in new {
-        if let Some(prev) = acc.iter().find(|p| p.id() == r.id()) {
+        let id = r.id();
+        if let Some(&i) = seen.get(&id) {
+            let prev = &acc[i];
             return Err(invalid(
                 file,
                 format!("{} is defined twice (in {} and in {})", r.describe(), prev.origin, r.origin),
             ));
         }
+        seen.insert(id, acc.len());
         acc.push(r);
     }
     Ok(())

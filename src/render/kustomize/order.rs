@@ -51,12 +51,8 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
             0
         }
     };
-    resources.sort_by(|a, b| {
-        rank(a.kind())
-            .cmp(&rank(b.kind()))
-            .then_with(|| gvk_string(a).cmp(&gvk_string(b)))
-            .then_with(|| a.name().cmp(b.name()))
-            .then_with(|| a.namespace().unwrap_or("").cmp(b.namespace().unwrap_or("")))
+    resources.sort_by_cached_key(|r| {
+        (rank(r.kind()), gvk_string(r), r.name().to_owned(), r.namespace().unwrap_or("").to_owned())
     });
 }
 

@@ -151,22 +151,45 @@ fn describe_patch(p: &Value) -> String {
 
 /// Which resources a patch applies to.
 pub struct Selector {
-    group: Option<Regex>,
-    version: Option<Regex>,
-    kind: Option<Regex>,
-    name: Option<Regex>,
-    namespace: Option<Regex>,
+    group: Option<Pattern>,
+    version: Option<Pattern>,
+    kind: Option<Pattern>,
+    name: Option<Pattern>,
+    namespace: Option<Pattern>,
     labels: Option<LabelSelector>,
     annotations: Option<LabelSelector>,
 }
 
-fn anchored(v: Option<&String>, file: &str, field: &str, what: &str) -> Result<Option<Regex>, KustomizeError> {
-    v.map(|s| Regex::new(&format!("^(?:{s})$")).map_err(|e| invalid(file, format!("{field}: target.{what}: {e}"))))
-        .transpose()
+/// A target field: matched literally when it has no regex syntax (most do), else as an
+/// anchored regex. Compiling a regex costs more than a small render, so it is avoided.
+enum Pattern {
+    Exact(String),
+    Regex(Regex),
 }
 
-fn literal(v: Option<&str>) -> Option<Regex> {
-    v.and_then(|s| Regex::new(&format!("^{}$", regex::escape(s))).ok())
+impl Pattern {
+    fn is_match(&self, v: &str) -> bool {
+        match self {
+            Self::Exact(s) => s == v,
+            Self::Regex(re) => re.is_match(v),
+        }
+    }
+}
+
+fn anchored(v: Option<&String>, file: &str, field: &str, what: &str) -> Result<Option<Pattern>, KustomizeError> {
+    v.map(|s| {
+        if s.chars().all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)) {
+            return Ok(Pattern::Exact(s.clone()));
+        }
+        Regex::new(&format!("^(?:{s})$"))
+            .map(Pattern::Regex)
+            .map_err(|e| invalid(file, format!("{field}: target.{what}: {e}")))
+    })
+    .transpose()
+}
+
+fn literal(v: Option<&str>) -> Option<Pattern> {
+    v.map(|s| Pattern::Exact(s.to_owned()))
 }
 
 impl Selector {
@@ -203,7 +226,7 @@ impl Selector {
 
     /// True when the resource matches.
     pub fn matches(&self, r: &Resource) -> bool {
-        let m = |re: &Option<Regex>, v: &str| re.as_ref().is_none_or(|re| re.is_match(v));
+        let m = |re: &Option<Pattern>, v: &str| re.as_ref().is_none_or(|re| re.is_match(v));
         m(&self.group, r.group())
             && m(&self.version, r.version())
             && m(&self.kind, r.kind())

@@ -71,12 +71,22 @@ impl Resource {
 
     /// The labels, or an empty map.
     pub fn labels(&self) -> Map<String, Value> {
-        self.object.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default()
+        self.object
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The annotations, or an empty map.
     pub fn annotations(&self) -> Map<String, Value> {
-        self.object.pointer("/metadata/annotations").and_then(Value::as_object).cloned().unwrap_or_default()
+        self.object
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// `metadata`, created if absent.
@@ -103,12 +113,13 @@ impl Resource {
     }
 }
 
+// direct lookups: `Value::pointer` unescapes every token, and names are read very often
 fn name_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    obj.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("")
 }
 
 fn namespace_of(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/namespace").and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.get("metadata").and_then(|m| m.get("namespace")).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// `metadata` of an object, created if absent or not a map.
