@@ -10,5 +10,6 @@
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod git;
 pub mod model;
 pub mod render;

@@ -11,7 +11,7 @@ use crate::diff::report::{Comparison, SourceSet};
 use crate::diff::text::{self, Style};
 use crate::model::load;
 use crate::model::scope::Scopes;
-use crate::render;
+use super::source;
 
 /// Arguments of `diff`.
 #[derive(Debug, Args)]
@@ -34,6 +34,9 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// Read --desired from Git.
+    #[command(flatten)]
+    pub git: source::GitArgs,
     /// Colour for text output.
     #[arg(long, value_enum, default_value_t = super::ColorChoice::Auto)]
     pub color: super::ColorChoice,
@@ -59,8 +62,11 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
 
     // (source name, rules, desired set)
     let mut sources = Vec::new();
+    let mut infos = Vec::new();
     if let Some(path) = &args.desired {
-        sources.push((None, config.rules(None)?, render::render_set(path, ns)?));
+        let (manifests, info) = source::render_path(path, ns, &args.git)?;
+        sources.push((None, config.rules(None)?, load::index(manifests)?));
+        infos.push(info);
     } else {
         let selected: Vec<_> = match &args.source {
             Some(name) => vec![config.source(name).with_context(|| format!("no source named {name:?} in the config"))?],
@@ -70,11 +76,9 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
             bail!("the config has no sources; give --desired PATH or add sources");
         }
         for src in selected {
-            if src.git.is_some() {
-                bail!("source {:?}: Git sources are not supported by this build; use a local path", src.name);
-            }
-            let set = render::render_set(&src.path, src.namespace.as_deref().or(ns))?;
-            sources.push((Some(src.name.clone()), config.rules(Some(&src.name))?, set));
+            let (manifests, info) = source::render_source(src, ns, &args.git)?;
+            sources.push((Some(src.name.clone()), config.rules(Some(&src.name))?, load::index(manifests)?));
+            infos.push(info);
         }
     }
 
@@ -95,7 +99,8 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
         path => load::stream_path(Path::new(path), &mut observe)?,
     }
-    let report = comparison.finish();
+    let mut report = comparison.finish();
+    report.sources = infos;
 
     let mut out = std::io::stdout().lock();
     match args.output {

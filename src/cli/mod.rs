@@ -4,6 +4,7 @@
 
 mod diff;
 mod render;
+mod source;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -73,6 +74,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        // a closed pipe (`driftgate render | head`) is the reader's choice, not an error
+        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {
+            ExitCode::from(EXIT_OK)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_ERROR)

@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::render;
 
 /// Arguments of `render`.
 #[derive(Debug, Args)]
@@ -20,6 +19,9 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = Format::Yaml)]
     pub output: Format,
+    /// Read PATH from Git.
+    #[command(flatten)]
+    pub git: super::source::GitArgs,
 }
 
 /// Output formats of `render`.
@@ -33,7 +35,11 @@ pub enum Format {
 
 /// Runs `render`.
 pub fn run(args: &RenderArgs) -> anyhow::Result<u8> {
-    let manifests = render::render(&args.path, args.namespace.as_deref())?;
+    let (manifests, info) = super::source::render_path(&args.path, args.namespace.as_deref(), &args.git)?;
+    if let (Some(repo), Some(commit)) = (&info.repo, &info.commit) {
+        // on stderr, so that stdout stays exactly the manifests
+        eprintln!("rendered {} from {repo} at {} (commit {commit})", info.path, info.revision.as_deref().unwrap_or("HEAD"));
+    }
     let mut out = std::io::stdout().lock();
     match args.output {
         Format::Yaml => {

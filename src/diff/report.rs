@@ -130,9 +130,32 @@ impl Summary {
     }
 }
 
+/// Where a desired state came from.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceInfo {
+    /// The config source's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The path rendered (inside the repository, for Git sources).
+    pub path: String,
+    /// The repository, for Git sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// The revision asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The commit it resolved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
 /// The result for a set of resources.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct DriftReport {
+    /// Where each desired state came from (with the resolved commit for Git sources).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceInfo>,
     /// Counts by status.
     pub summary: Summary,
     /// Every resource, in key order.

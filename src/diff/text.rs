@@ -28,6 +28,17 @@ impl Style {
 /// Renders the whole report: resources that are not Synced, then a summary line.
 pub fn render(report: &DriftReport, style: Style) -> String {
     let mut out = String::new();
+    for src in report.sources.iter().filter(|s| s.commit.is_some()) {
+        let name = src.name.as_deref().map(|n| format!("source {n}: ")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{name}{} at {} (commit {}), path {}\n",
+            src.repo.as_deref().unwrap_or(""),
+            src.revision.as_deref().unwrap_or("HEAD"),
+            src.commit.as_deref().unwrap_or(""),
+            src.path
+        );
+    }
     for r in report.resources.iter().filter(|r| r.status != Status::Synced) {
         resource(&mut out, r, style);
         out.push('\n');

@@ -143,7 +143,7 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// True for file names that hold manifests rather than kustomize configuration.
-fn is_manifest_name(name: &str) -> bool {
+pub fn is_manifest_name(name: &str) -> bool {
     let is_kustomization = matches!(name, "kustomization.yaml" | "kustomization.yml" | "Kustomization");
     !is_kustomization
         && Path::new(name).extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
