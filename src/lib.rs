@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod config;
 pub mod diff;
+pub mod encoding;
 pub mod git;
 pub mod model;
 pub mod render;

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
+use super::source;
 use crate::config::Config;
 use crate::diff::report::{Comparison, SourceSet};
 use crate::diff::text::{self, Style};
 use crate::model::load;
 use crate::model::scope::Scopes;
-use super::source;
 
 /// Arguments of `diff`.
 #[derive(Debug, Args)]

@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-
 /// Arguments of `render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -38,7 +37,11 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<u8> {
     let (manifests, info) = super::source::render_path(&args.path, args.namespace.as_deref(), &args.git)?;
     if let (Some(repo), Some(commit)) = (&info.repo, &info.commit) {
         // on stderr, so that stdout stays exactly the manifests
-        eprintln!("rendered {} from {repo} at {} (commit {commit})", info.path, info.revision.as_deref().unwrap_or("HEAD"));
+        eprintln!(
+            "rendered {} from {repo} at {} (commit {commit})",
+            info.path,
+            info.revision.as_deref().unwrap_or("HEAD")
+        );
     }
     let mut out = std::io::stdout().lock();
     match args.output {

@@ -40,7 +40,8 @@ impl GitArgs {
 
 /// Renders `path`, from disk or from `--repo` at `--revision`; reports where it came from.
 pub fn render_path(path: &Path, namespace: Option<&str>, g: &GitArgs) -> anyhow::Result<(Vec<Manifest>, SourceInfo)> {
-    let mut info = SourceInfo { name: None, path: path.display().to_string(), repo: None, revision: None, commit: None };
+    let mut info =
+        SourceInfo { name: None, path: path.display().to_string(), repo: None, revision: None, commit: None };
     let Some(url) = &g.repo else {
         return Ok((render::render(path, namespace)?, info));
     };
@@ -60,13 +61,20 @@ pub fn render_path(path: &Path, namespace: Option<&str>, g: &GitArgs) -> anyhow:
 }
 
 /// Renders a config source: its local path, or its path inside its Git repository.
-pub fn render_source(src: &config::Source, namespace: Option<&str>, g: &GitArgs) -> anyhow::Result<(Vec<Manifest>, SourceInfo)> {
+pub fn render_source(
+    src: &config::Source,
+    namespace: Option<&str>,
+    g: &GitArgs,
+) -> anyhow::Result<(Vec<Manifest>, SourceInfo)> {
     let ns = src.namespace.as_deref().or(namespace);
     let (manifests, mut info) = match &src.git {
         None => render_path(&src.path, ns, &GitArgs { repo: None, ..g.clone() })?,
         Some(git_src) => {
             let token = match (&git_src.token_env, &git_src.token_file) {
-                (Some(var), _) => Some(std::env::var(var).with_context(|| format!("source {}: git.tokenEnv {var} is not set", src.name))?),
+                (Some(var), _) => Some(
+                    std::env::var(var)
+                        .with_context(|| format!("source {}: git.tokenEnv {var} is not set", src.name))?,
+                ),
                 (None, Some(file)) => Some(
                     std::fs::read_to_string(file)
                         .with_context(|| format!("source {}: git.tokenFile {}", src.name, file.display()))?
@@ -80,7 +88,8 @@ pub fn render_source(src: &config::Source, namespace: Option<&str>, g: &GitArgs)
                 .with_context(|| format!("source {}", src.name))?;
             let inside = normalise_inside(&src.path);
             checkout.require(&inside)?;
-            let manifests = render::render_in(&checkout, &inside, ns).with_context(|| format!("source {}", src.name))?;
+            let manifests =
+                render::render_in(&checkout, &inside, ns).with_context(|| format!("source {}", src.name))?;
             let info = SourceInfo {
                 name: None,
                 path: src.path.display().to_string(),

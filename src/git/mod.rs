@@ -78,7 +78,10 @@ pub struct Remote {
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote").field("url", &self.url).field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }
 
@@ -93,7 +96,11 @@ pub struct Checkout {
 
 impl std::fmt::Debug for Checkout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checkout").field("url", &self.url).field("revision", &self.revision).field("commit", &self.commit).finish()
+        f.debug_struct("Checkout")
+            .field("url", &self.url)
+            .field("revision", &self.revision)
+            .field("commit", &self.commit)
+            .finish_non_exhaustive()
     }
 }
 
@@ -121,13 +128,12 @@ fn local_path(url: &str) -> Option<PathBuf> {
 pub fn checkout(remote: &Remote, revision: &str, cache: &Path, timeout: Duration) -> Result<Checkout, GitError> {
     let url = remote.url.clone();
     let open_err = |e: &dyn std::fmt::Display| GitError::Open { url: url.clone(), message: e.to_string() };
-    let repo = match local_path(&url) {
-        Some(path) => gix::open(&path).map_err(|e| open_err(&e))?,
-        None => {
-            let mirror = mirror_dir(cache, &url);
-            fetch(remote, &mirror, timeout)?;
-            gix::open(&mirror).map_err(|e| open_err(&e))?
-        }
+    let repo = if let Some(path) = local_path(&url) {
+        gix::open(&path).map_err(|e| open_err(&e))?
+    } else {
+        let mirror = mirror_dir(cache, &url);
+        fetch(remote, &mirror, timeout)?;
+        gix::open(&mirror).map_err(|e| open_err(&e))?
     };
     let commit = resolve(&repo, &url, revision, local_path(&url).is_none())?;
     let tree = repo
@@ -141,7 +147,7 @@ pub fn checkout(remote: &Remote, revision: &str, cache: &Path, timeout: Duration
 fn mirror_dir(cache: &Path, url: &str) -> PathBuf {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(url.as_bytes());
-    let name: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let name = crate::encoding::hex(&digest[..12]);
     cache.join(format!("{name}.git"))
 }
 
@@ -160,13 +166,12 @@ fn fetch(remote: &Remote, mirror: &Path, timeout: Duration) -> Result<(), GitErr
     if let Err(e) = spawned {
         return Err(GitError::Fetch { url, message: e.to_string() });
     }
-    match rx.recv_timeout(timeout) {
-        Ok(result) => result,
-        Err(_) => {
-            interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
-            Err(GitError::Timeout { url, timeout })
-        }
+    if let Ok(result) = rx.recv_timeout(timeout) {
+        return result;
     }
+    // the worker may be stuck in a connect; it stops at its next interrupt check or I/O error
+    interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
+    Err(GitError::Timeout { url, timeout })
 }
 
 fn fetch_blocking(remote: &Remote, mirror: &Path, timeout: Duration, interrupt: &AtomicBool) -> Result<(), GitError> {
@@ -183,7 +188,7 @@ fn fetch_blocking(remote: &Remote, mirror: &Path, timeout: Duration, interrupt: 
         let ms = timeout.as_millis().to_string();
         config.set_value(&gix::config::tree::gitoxide::Http::CONNECT_TIMEOUT, ms.as_str()).map_err(|e| err(&e))?;
         if let Some(token) = &remote.token {
-            let basic = crate::diff::normalise::base64(format!("x-access-token:{token}").as_bytes());
+            let basic = crate::encoding::base64(format!("x-access-token:{token}").as_bytes());
             let header = format!("Authorization: Basic {basic}");
             config.set_value(&gix::config::tree::Http::EXTRA_HEADER, header.as_str()).map_err(|e| err(&e))?;
         }
@@ -212,7 +217,7 @@ fn resolve(repo: &gix::Repository, url: &str, revision: &str, mirror: bool) -> R
         revision: revision.to_owned(),
         message: e.to_string(),
     })?;
-    let commit = id.object().and_then(|o| o.peel_to_commit()).map_err(|e| GitError::Revision {
+    let commit = id.object().and_then(gix::Object::peel_to_commit).map_err(|e| GitError::Revision {
         url: url.to_owned(),
         revision: revision.to_owned(),
         message: e.to_string(),
@@ -268,7 +273,10 @@ impl Checkout {
     /// Every file below `path`, with its bytes, in path order: for reading whole trees fast.
     pub fn read_all(&self, path: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
         let Some(root) = self.tree_at(path) else {
-            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{}: no such folder", path.display())));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: no such folder", path.display()),
+            ));
         };
         let mut out = Vec::new();
         let mut stack = vec![(path.to_path_buf(), root)];

@@ -9,7 +9,6 @@ pub mod kustomize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 use thiserror::Error;
 
 use crate::model::load::{self, LoadError};
@@ -53,7 +52,11 @@ pub fn render(path: &Path, namespace: Option<&str>) -> Result<Vec<Manifest>, Ren
 
 /// Renders `path` inside any [`fs::SourceFs`] (a Git checkout): a kustomization renders with
 /// kustomize semantics, a folder contributes every manifest below it, a file its objects.
-pub fn render_in(source: &dyn fs::SourceFs, path: &Path, namespace: Option<&str>) -> Result<Vec<Manifest>, RenderError> {
+pub fn render_in(
+    source: &dyn fs::SourceFs,
+    path: &Path,
+    namespace: Option<&str>,
+) -> Result<Vec<Manifest>, RenderError> {
     let docs = if source.is_dir(path) && kustomize::find(source, path).is_some() {
         kustomize::build(source, path)?
     } else if source.is_dir(path) {
@@ -93,7 +96,10 @@ fn manifest_files(source: &dyn fs::SourceFs, dir: &Path) -> Result<Vec<PathBuf>,
     Ok(out)
 }
 
-fn parse_file(source: &dyn fs::SourceFs, path: &Path) -> Result<Vec<(serde_json::Value, crate::model::Origin)>, RenderError> {
+fn parse_file(
+    source: &dyn fs::SourceFs,
+    path: &Path,
+) -> Result<Vec<(serde_json::Value, crate::model::Origin)>, RenderError> {
     let bytes = source.read(path).map_err(|e| io(source, path, e))?;
     let shown = PathBuf::from(source.display(path));
     let text = String::from_utf8(bytes)

@@ -28,6 +28,8 @@ pub fn review(prefix: &str) -> Value {
     json(&format!("admission-reviews/{}", names.first().expect("no such review")))
 }
 
+pub mod git;
+
 /// The path of the `driftgate` binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_driftgate"))

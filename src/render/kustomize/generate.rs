@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::resource::{Resource, child_map};
 use super::spec::{Generator, GeneratorOptions, Kustomization};
 use super::{KustomizeError, invalid, read_text};
-use crate::diff::normalise::base64;
+use crate::encoding::base64;
 use crate::render::fs::{self, SourceFs};
 
 /// Runs both generators of a kustomization, adding to or merging into `acc`.

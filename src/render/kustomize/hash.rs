@@ -6,7 +6,6 @@
 //! the first ten hex digits, with `0 1 3 a e` replaced by `g h k m t`. The name is always empty.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -32,10 +31,7 @@ pub fn suffix(obj: &Value) -> String {
     }
     let encoded = go_json(&m);
     let digest = Sha256::digest(encoded.as_bytes());
-    let hex: String = digest.iter().take(5).fold(String::new(), |mut acc, b| {
-        let _ = write!(acc, "{b:02x}");
-        acc
-    });
+    let hex = crate::encoding::hex(&digest[..5]);
     hex.chars()
         .map(|c| match c {
             '0' => 'g',

@@ -1,0 +1,160 @@
+//! Git sources against real repositories, served on 127.0.0.1 by `git daemon` and by
+//! `git http-backend`. Every server is bounded in time and stops when its test ends.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use driftgate::git::{self, GitError, Remote};
+use driftgate::render;
+use support::git::{Daemon, HttpServer, Silent, commit, git, init};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn cm(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: {value}\n")
+}
+
+fn kustomization() -> (&'static str, &'static str) {
+    (
+        "app/kustomization.yaml",
+        "namespace: prod\nresources:\n- cm.yaml\nconfigMapGenerator:\n- name: gen\n  literals:\n  - A=1\n",
+    )
+}
+
+/// Renders `path` of `url` at `revision`; returns the commit and the values of ConfigMap `cfg`.
+fn render_at(url: &str, revision: &str, cache: &Path, path: &str) -> Result<(String, Vec<String>), GitError> {
+    let checkout = git::checkout(&Remote { url: url.to_owned(), token: None }, revision, cache, TIMEOUT)?;
+    checkout.require(Path::new(path))?;
+    let manifests = render::render_in(&checkout, Path::new(path), None).unwrap();
+    let values = manifests
+        .iter()
+        .filter(|m| m.key.name == "cfg")
+        .map(|m| m.object["data"]["value"].as_str().unwrap().to_owned())
+        .collect();
+    Ok((checkout.commit(), values))
+}
+
+fn two_revision_repo(root: &Path) -> (std::path::PathBuf, String, String) {
+    let repo = init(root, "gitops");
+    let (k, kt) = kustomization();
+    let first = commit(&repo, &[(k, kt), ("app/cm.yaml", &cm("cfg", "one"))], "first");
+    git(&repo, &["tag", "v1"]);
+    let second = commit(&repo, &[("app/cm.yaml", &cm("cfg", "two"))], "second");
+    (repo, first, second)
+}
+
+#[test]
+fn local_repository_two_revisions_render_two_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (repo, first, second) = two_revision_repo(tmp.path());
+    let url = repo.to_string_lossy().into_owned();
+    assert_eq!(render_at(&url, "v1", &cache, "app").unwrap(), (first.clone(), vec!["one".to_owned()]));
+    assert_eq!(render_at(&url, "main", &cache, "app").unwrap(), (second.clone(), vec!["two".to_owned()]));
+    assert_eq!(render_at(&url, &first[..10], &cache, "app").unwrap().1, ["one"]);
+    let file_url = format!("file://{url}");
+    assert_eq!(render_at(&file_url, "HEAD", &cache, "app").unwrap().0, second);
+    assert!(!cache.exists(), "local repositories are read in place, not mirrored");
+}
+
+#[test]
+fn git_daemon_two_revisions_and_a_force_push() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (repo, first, second) = two_revision_repo(tmp.path());
+    let daemon = Daemon::start(tmp.path());
+    let url = daemon.url("gitops");
+    assert_eq!(render_at(&url, "v1", &cache, "app").unwrap(), (first.clone(), vec!["one".to_owned()]));
+    assert_eq!(render_at(&url, "main", &cache, "app").unwrap(), (second.clone(), vec!["two".to_owned()]));
+    assert_eq!(render_at(&url, "HEAD", &cache, "app").unwrap().0, second);
+
+    // rewrite history: main now points at a commit that is not a descendant of `second`
+    git(&repo, &["reset", "-q", "--hard", &first]);
+    let rewritten = commit(&repo, &[("app/cm.yaml", &cm("cfg", "three"))], "rewritten");
+    let (commit_now, values) = render_at(&url, "main", &cache, "app").unwrap();
+    assert_eq!(commit_now, rewritten, "the force-pushed branch is followed");
+    assert_eq!(values, ["three"]);
+}
+
+#[test]
+fn http_backend_serves_the_same_revisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (_repo, first, second) = two_revision_repo(tmp.path());
+    let server = HttpServer::start(tmp.path());
+    let url = server.url("gitops");
+    assert_eq!(render_at(&url, "v1", &cache, "app").unwrap(), (first, vec!["one".to_owned()]));
+    assert_eq!(render_at(&url, "main", &cache, "app").unwrap(), (second, vec!["two".to_owned()]));
+}
+
+#[test]
+fn missing_path_and_revision_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (repo, _, second) = two_revision_repo(tmp.path());
+    let url = repo.to_string_lossy().into_owned();
+    let err = render_at(&url, "main", &cache, "nope").unwrap_err().to_string();
+    assert_eq!(err, format!("{url}: path \"nope\" does not exist at main (commit {second})"));
+    let err = render_at(&url, "no-such-branch", &cache, "app").unwrap_err().to_string();
+    assert!(err.starts_with(&format!("{url}: revision \"no-such-branch\" not found")), "{err}");
+    let daemon = Daemon::start(tmp.path());
+    let err = render_at(&daemon.url("no-such-repo"), "main", &cache, "app").unwrap_err().to_string();
+    assert!(err.contains("no-such-repo: fetch failed"), "{err}");
+}
+
+#[test]
+fn unreachable_servers_fail_within_the_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    // nothing listens: refused at once
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let start = Instant::now();
+    let r = git::checkout(
+        &Remote { url: format!("git://127.0.0.1:{closed}/x"), token: None },
+        "main",
+        &cache,
+        Duration::from_secs(5),
+    );
+    assert!(matches!(r, Err(GitError::Fetch { .. })), "{r:?}");
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // accepts and never answers: the timeout ends it
+    let silent = Silent::start();
+    let start = Instant::now();
+    let limit = Duration::from_secs(2);
+    for url in [format!("git://127.0.0.1:{}/x", silent.port), format!("http://127.0.0.1:{}/x", silent.port)] {
+        let r = git::checkout(&Remote { url, token: None }, "main", &cache, limit);
+        assert!(matches!(r, Err(GitError::Timeout { .. })), "{r:?}");
+    }
+    assert!(start.elapsed() < Duration::from_secs(8), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn cli_diff_reads_a_config_git_source_and_reports_the_commit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_repo, _, second) = two_revision_repo(tmp.path());
+    let cfg = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &cfg,
+        "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n- name: app\n  path: app\n  git: {url: gitops, revision: main}\n",
+    )
+    .unwrap();
+    let live = tmp.path().join("live.yaml");
+    std::fs::write(&live, cm("cfg", "two").replace("name: cfg", "name: cfg\n  namespace: prod")).unwrap();
+    let out = std::process::Command::new(support::bin())
+        .args(["diff", "--config"])
+        .arg(&cfg)
+        .arg("--live")
+        .arg(&live)
+        .args(["-o", "json", "--cache-dir"])
+        .arg(tmp.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sources"][0]["commit"], second.as_str());
+    assert_eq!(report["summary"]["synced"], 1, "{report:#}");
+    assert_eq!(report["summary"]["missing"], 1, "the generated ConfigMap is not live");
+}
