@@ -87,14 +87,12 @@ fn collect(fs: &dyn SourceFs, dir: &Path, file: &str, field: &str, g: &Generator
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            // as kustomize v5: the key is not validated, a bare key gets an empty value, and
+            // only leading whitespace is trimmed
             let (key, value) = match line.split_once('=') {
                 Some((k, v)) => (k.to_owned(), v.to_owned()),
-                // a bare key takes its value from the environment, as kustomize does
-                None => (line.to_owned(), std::env::var(line).unwrap_or_default()),
+                None => (line.to_owned(), String::new()),
             };
-            if !is_env_var_name(&key) {
-                return Err(invalid(file, format!("{field}: {name}: {env}:{}: {key:?} is not a valid key", i + 1)));
-            }
             put(&mut data, key, value)?;
         }
     }
@@ -154,13 +152,6 @@ fn unquote(v: &str) -> &str {
     v
 }
 
-/// Kubernetes' rule for env var names: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
-fn is_env_var_name(k: &str) -> bool {
-    let mut chars = k.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || "-._".contains(c))
-        && chars.all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
-}
-
 fn merged_options(global: Option<&GeneratorOptions>, own: Option<&GeneratorOptions>) -> GeneratorOptions {
     let mut out = global.cloned().unwrap_or_default();
     if let Some(own) = own {
@@ -202,8 +193,8 @@ fn make(
             let encoded: Map<String, Value> = data
                 .text
                 .iter()
-                .map(|(k, v)| (k.clone(), Value::String(base64(v.as_bytes()))))
-                .chain(data.binary.iter().map(|(k, v)| (k.clone(), Value::String(base64(v)))))
+                .map(|(k, v)| (k.clone(), Value::String(wrapped_base64(v.as_bytes()))))
+                .chain(data.binary.iter().map(|(k, v)| (k.clone(), Value::String(wrapped_base64(v)))))
                 .collect();
             if !encoded.is_empty() {
                 map.insert("data".into(), Value::Object(encoded));
@@ -226,6 +217,21 @@ fn make(
     let mut r = Resource::new(obj, origin);
     r.needs_hash = options.disable_name_suffix_hash != Some(true);
     r
+}
+
+/// Base64 as kustomize writes Secret values: beyond 70 characters, lines of 70, each ending in
+/// a newline (the API server's decoder skips the newlines; the name hash includes them).
+fn wrapped_base64(bytes: &[u8]) -> String {
+    let plain = base64(bytes);
+    if plain.len() <= 70 {
+        return plain;
+    }
+    let mut out = String::with_capacity(plain.len() + plain.len() / 70 + 1);
+    for chunk in plain.as_bytes().chunks(70) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out
 }
 
 fn string_map(m: &BTreeMap<String, String>) -> Value {
@@ -264,7 +270,8 @@ fn merge_into(base: &mut Resource, new: &Resource, replace: bool) {
     {
         obj.insert("type".into(), t.clone());
     }
-    base.needs_hash = base.needs_hash && new.needs_hash;
+    // the merged object keeps the base's build options, its hash suffix included (kustomize)
+    let _ = new.needs_hash;
 }
 
 #[cfg(test)]
@@ -276,9 +283,8 @@ mod tests {
         assert_eq!(unquote("\"a b\""), "a b");
         assert_eq!(unquote("'x'"), "x");
         assert_eq!(unquote("\"x"), "\"x");
-        assert!(is_env_var_name("LOG_LEVEL"));
-        assert!(is_env_var_name("a.b-c"));
-        assert!(!is_env_var_name("1A"));
-        assert!(!is_env_var_name("A B"));
+        assert_eq!(wrapped_base64(&[b'x'; 60]).lines().map(str::len).collect::<Vec<_>>(), [70, 10]);
+        assert!(wrapped_base64(&[b'x'; 60]).ends_with('\n'));
+        assert_eq!(wrapped_base64(b"short"), "c2hvcnQ=");
     }
 }

@@ -51,8 +51,9 @@ pub fn sort(resources: &mut [Resource], options: Option<&SortOptions>) {
             0
         }
     };
+    // same kind: namespace before name, an empty namespace as "~X" (after named ones)
     resources.sort_by_cached_key(|r| {
-        (rank(r.kind()), gvk_string(r), r.name().to_owned(), r.namespace().unwrap_or("").to_owned())
+        (rank(r.kind()), gvk_string(r), r.namespace().unwrap_or("~X").to_owned(), r.name().to_owned())
     });
 }
 

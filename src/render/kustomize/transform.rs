@@ -58,6 +58,10 @@ fn namespace(acc: &mut [Resource], ns: &str) {
         if !cluster {
             r.set_namespace(ns);
         }
+        // kustomize renames a v1 Namespace object to the namespace it sets
+        if r.kind() == "Namespace" && r.api_version() == "v1" {
+            r.set_name(ns);
+        }
         match r.kind() {
             "RoleBinding" | "ClusterRoleBinding" => {
                 fieldspec::visit(&mut r.object, "subjects[]", false, &mut |s| {
