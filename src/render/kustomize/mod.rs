@@ -83,6 +83,9 @@ pub fn build(fs: &dyn SourceFs, dir: &Path) -> Result<Vec<(Value, crate::model::
         }
     }
     name_refs::fix(&mut resources);
+    // objects marked local-config are inputs to the build, never part of its output
+    resources
+        .retain(|r| r.annotations().get("config.kubernetes.io/local-config").and_then(Value::as_str) != Some("true"));
     order::sort(&mut resources, top.sort_options.as_ref());
     Ok(resources
         .into_iter()
@@ -177,6 +180,8 @@ fn accumulate(
             return Err(invalid(&shown, format!("resources: {entry} does not exist")));
         }
     }
+    // since kustomize v5.1 generators run before components
+    generate::run(fs, dir, &shown, &k, &mut acc)?;
     for entry in &k.components {
         let Some(path) = fs::join(dir, entry) else {
             return Err(invalid(&shown, format!("components: {entry} climbs above the root")));
@@ -187,7 +192,6 @@ fn accumulate(
         let (with_component, _) = accumulate(fs, &path, acc, Mode::Component, stack)?;
         acc = with_component;
     }
-    generate::run(fs, dir, &shown, &k, &mut acc)?;
     transform::run(fs, dir, &shown, &k, &mut acc)?;
     stack.pop();
     Ok((acc, k))

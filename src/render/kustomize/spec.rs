@@ -36,6 +36,9 @@ pub struct Kustomization {
     pub common_annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub images: Vec<Image>,
+    /// The deprecated name of `images`.
+    #[serde(default)]
+    pub image_tags: Vec<Image>,
     #[serde(default)]
     pub replicas: Vec<Replica>,
     #[serde(default)]

@@ -29,11 +29,12 @@ pub fn run(
     if k.name_prefix.is_some() || k.name_suffix.is_some() {
         prefix_suffix(acc, k.name_prefix.as_deref().unwrap_or(""), k.name_suffix.as_deref().unwrap_or(""));
     }
-    if !k.common_labels.is_empty() {
-        labels(acc, &k.common_labels, true, true);
-    }
+    // kustomize applies each `labels` entry, then `commonLabels`
     for l in &k.labels {
         labels(acc, &l.pairs, l.include_selectors, l.include_templates || l.include_selectors);
+    }
+    if !k.common_labels.is_empty() {
+        labels(acc, &k.common_labels, true, true);
     }
     if !k.common_annotations.is_empty() {
         annotations(acc, &k.common_annotations);
@@ -42,7 +43,7 @@ pub fn run(
     for r in &k.replicas {
         replicas(acc, &r.name, r.count);
     }
-    for img in &k.images {
+    for img in k.images.iter().chain(&k.image_tags) {
         images(acc, img);
     }
     replacements::run(fs, dir, file, k, acc)?;
