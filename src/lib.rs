@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod desired;
 pub mod diff;
 pub mod encoding;
 pub mod git;

@@ -158,3 +158,94 @@ fn cli_diff_reads_a_config_git_source_and_reports_the_commit() {
     assert_eq!(report["summary"]["synced"], 1, "{report:#}");
     assert_eq!(report["summary"]["missing"], 1, "the generated ConfigMap is not live");
 }
+
+/// Waits (at most 15 s) until `f` holds.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn polling_swaps_new_commits_and_keeps_the_last_good_state() {
+    use driftgate::config::Config;
+    use driftgate::desired::{self, Event, GitOptions, Store};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::{Arc, Mutex};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, _, second) = two_revision_repo(tmp.path());
+    let daemon = Daemon::start(tmp.path());
+    let text = format!(
+        "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n- name: app\n  path: app\n  git: {{url: \"{}\", revision: main, interval: 200ms}}\n",
+        daemon.url("gitops")
+    );
+    let config = Arc::new(Config::parse(&text, Path::new("driftgate.yaml")).unwrap());
+    let options = GitOptions { cache_dir: tmp.path().join("cache"), timeout: TIMEOUT };
+    let store = Arc::new(Store::new());
+    let first = desired::refresh(&config, "app", &store, &options);
+    assert_eq!(first, Some(Event::Synced { source: "app".into(), commit: Some(second.clone()), objects: 2 }));
+    assert_eq!(desired::refresh(&config, "app", &store, &options), None, "same commit: no change");
+
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = desired::spawn_poller(Arc::clone(&config), Arc::clone(&store), options, Arc::clone(&stop), move |e| {
+        sink.lock().unwrap().push(e);
+    })
+    .unwrap();
+    let value = |store: &Store| {
+        let state = store.get();
+        let src = &state.sources["app"];
+        let cfg = src.objects.values().find(|m| m.key.name == "cfg").unwrap();
+        (src.info.commit.clone().unwrap(), cfg.object["data"]["value"].as_str().unwrap().to_owned(), src.error.clone())
+    };
+
+    // a new commit is swapped in
+    let third = commit(&repo, &[("app/cm.yaml", &cm("cfg", "three"))], "third");
+    eventually("the new commit", || value(&store).0 == third);
+    assert_eq!(value(&store).1, "three");
+
+    // a broken render keeps the last good objects and reports the error
+    commit(&repo, &[("app/kustomization.yaml", "resources: [missing.yaml]\n")], "broken");
+    eventually("the failure", || value(&store).2.is_some());
+    let (commit_kept, kept, error) = value(&store);
+    assert_eq!((commit_kept.as_str(), kept.as_str()), (third.as_str(), "three"));
+    assert!(error.unwrap().contains("missing.yaml does not exist"));
+
+    // and recovers on the next good commit
+    let (k, kt) = kustomization();
+    let fixed = commit(&repo, &[(k, kt), ("app/cm.yaml", &cm("cfg", "four"))], "fixed");
+    eventually("the recovery", || value(&store).0 == fixed && value(&store).2.is_none());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    poller.join().unwrap();
+    let events = events.lock().unwrap();
+    assert!(matches!(events.first(), Some(Event::Synced { .. })), "{events:?}");
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Failed { kept_commit: Some(c), .. } if *c == third)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn cli_watch_once_prints_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_repo, _, second) = two_revision_repo(tmp.path());
+    let cfg = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &cfg,
+        "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n- name: app\n  path: app\n  git: {url: gitops, revision: main}\n- name: broken\n  path: nope\n  git: {url: gitops, revision: main}\n",
+    )
+    .unwrap();
+    let out =
+        std::process::Command::new(support::bin()).args(["watch", "--once", "--config"]).arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["event"], "synced");
+    assert_eq!(lines[0]["commit"], second.as_str());
+    assert_eq!(lines[1]["event"], "failed");
+    assert!(lines[1]["error"].as_str().unwrap().contains("path \"nope\" does not exist"), "{}", lines[1]);
+}

@@ -5,6 +5,7 @@
 mod diff;
 mod render;
 mod source;
+mod watch;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Compare live objects with the desired state. Exit 0 in sync, 1 drift, 2 error.
     Diff(diff::DiffArgs),
+    /// Load the config's sources and follow their Git revisions, printing a JSON line per change.
+    Watch(watch::WatchArgs),
 }
 
 /// When to colour output.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Watch(args) => watch::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,4 +1,4 @@
-//! Reading the desired state for a command: a local path, or a path inside a Git repository.
+//! Flags that say where the desired state comes from, turned into [`crate::desired`] calls.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,10 +7,10 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::config;
+use crate::desired::{self, GitOptions};
 use crate::diff::report::SourceInfo;
 use crate::git::{self, Remote};
 use crate::model::Manifest;
-use crate::render;
 
 /// Flags that read the desired state from Git.
 #[derive(Debug, Args, Clone)]
@@ -33,31 +33,30 @@ pub struct GitArgs {
 }
 
 impl GitArgs {
-    fn cache(&self) -> PathBuf {
-        self.cache_dir.clone().unwrap_or_else(git::default_cache_dir)
+    /// The options for [`crate::desired`].
+    pub fn options(&self) -> GitOptions {
+        GitOptions {
+            cache_dir: self.cache_dir.clone().unwrap_or_else(git::default_cache_dir),
+            timeout: Duration::from_secs(self.git_timeout),
+        }
     }
 }
 
 /// Renders `path`, from disk or from `--repo` at `--revision`; reports where it came from.
 pub fn render_path(path: &Path, namespace: Option<&str>, g: &GitArgs) -> anyhow::Result<(Vec<Manifest>, SourceInfo)> {
-    let mut info =
-        SourceInfo { name: None, path: path.display().to_string(), repo: None, revision: None, commit: None };
-    let Some(url) = &g.repo else {
-        return Ok((render::render(path, namespace)?, info));
-    };
-    let token = match &g.token_env {
-        Some(var) => Some(std::env::var(var).with_context(|| format!("--token-env {var}: the variable is not set"))?),
+    let remote = match &g.repo {
+        Some(url) => {
+            let token = match &g.token_env {
+                Some(var) => {
+                    Some(std::env::var(var).with_context(|| format!("--token-env {var}: the variable is not set"))?)
+                }
+                None => None,
+            };
+            Some(Remote { url: url.clone(), token })
+        }
         None => None,
     };
-    let remote = Remote { url: url.clone(), token };
-    let checkout = git::checkout(&remote, &g.revision, &g.cache(), Duration::from_secs(g.git_timeout))?;
-    let inside = normalise_inside(path);
-    checkout.require(&inside)?;
-    let manifests = render::render_in(&checkout, &inside, namespace)?;
-    info.repo = Some(url.clone());
-    info.revision = Some(g.revision.clone());
-    info.commit = Some(checkout.commit());
-    Ok((manifests, info))
+    Ok(desired::render_path(path, namespace, remote.as_ref().map(|r| (r, g.revision.as_str())), &g.options())?)
 }
 
 /// Renders a config source: its local path, or its path inside its Git repository.
@@ -66,45 +65,5 @@ pub fn render_source(
     namespace: Option<&str>,
     g: &GitArgs,
 ) -> anyhow::Result<(Vec<Manifest>, SourceInfo)> {
-    let ns = src.namespace.as_deref().or(namespace);
-    let (manifests, mut info) = match &src.git {
-        None => render_path(&src.path, ns, &GitArgs { repo: None, ..g.clone() })?,
-        Some(git_src) => {
-            let token = match (&git_src.token_env, &git_src.token_file) {
-                (Some(var), _) => Some(
-                    std::env::var(var)
-                        .with_context(|| format!("source {}: git.tokenEnv {var} is not set", src.name))?,
-                ),
-                (None, Some(file)) => Some(
-                    std::fs::read_to_string(file)
-                        .with_context(|| format!("source {}: git.tokenFile {}", src.name, file.display()))?
-                        .trim()
-                        .to_owned(),
-                ),
-                (None, None) => None,
-            };
-            let remote = Remote { url: git_src.url.clone(), token };
-            let checkout = git::checkout(&remote, &git_src.revision, &g.cache(), Duration::from_secs(g.git_timeout))
-                .with_context(|| format!("source {}", src.name))?;
-            let inside = normalise_inside(&src.path);
-            checkout.require(&inside)?;
-            let manifests =
-                render::render_in(&checkout, &inside, ns).with_context(|| format!("source {}", src.name))?;
-            let info = SourceInfo {
-                name: None,
-                path: src.path.display().to_string(),
-                repo: Some(git_src.url.clone()),
-                revision: Some(git_src.revision.clone()),
-                commit: Some(checkout.commit()),
-            };
-            (manifests, info)
-        }
-    };
-    info.name = Some(src.name.clone());
-    Ok((manifests, info))
-}
-
-/// A path inside a repository: relative, without `./`; `.` is the root.
-fn normalise_inside(path: &Path) -> PathBuf {
-    path.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect()
+    desired::render_source(src, namespace, &g.options()).with_context(|| format!("source {}", src.name))
 }
