@@ -249,3 +249,23 @@ fn cli_watch_once_prints_events() {
     assert_eq!(lines[1]["event"], "failed");
     assert!(lines[1]["error"].as_str().unwrap().contains("path \"nope\" does not exist"), "{}", lines[1]);
 }
+
+#[test]
+fn http_token_is_sent_as_basic_auth_and_never_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let (_repo, _, second) = two_revision_repo(tmp.path());
+    let token = "not-a-real-token";
+    let expected = format!("Basic {}", driftgate::encoding::base64(format!("x-access-token:{token}").as_bytes()));
+    let server = HttpServer::start_with_auth(tmp.path(), Some(expected));
+    let url = server.url("gitops");
+    let with = git::checkout(&Remote { url: url.clone(), token: Some(token.into()) }, "main", &cache, TIMEOUT).unwrap();
+    assert_eq!(with.commit(), second);
+    let remote = Remote { url, token: Some(token.into()) };
+    assert!(!format!("{remote:?}").contains(token), "tokens are redacted from Debug output");
+    let other_cache = tmp.path().join("cache2");
+    let without =
+        git::checkout(&Remote { url: remote.url.clone(), token: None }, "main", &other_cache, Duration::from_secs(10));
+    let err = without.unwrap_err().to_string();
+    assert!(!err.contains(token), "{err}");
+}

@@ -99,6 +99,11 @@ pub struct HttpServer {
 impl HttpServer {
     /// Serves the repositories below `root` over smart HTTP.
     pub fn start(root: &Path) -> Self {
+        Self::start_with_auth(root, None)
+    }
+
+    /// Like [`HttpServer::start`], but answers 401 unless `Authorization` equals `auth`.
+    pub fn start_with_auth(root: &Path, auth: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -110,8 +115,9 @@ impl HttpServer {
                 match listener.accept() {
                     Ok((stream, _)) => {
                         let root = root.clone();
+                        let auth = auth.clone();
                         std::thread::spawn(move || {
-                            let _ = serve(stream, &root);
+                            let _ = serve(stream, &root, auth.as_deref());
                         });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
@@ -134,7 +140,7 @@ impl Drop for HttpServer {
 }
 
 /// One request: parse it, run the CGI, relay its answer, close.
-fn serve(stream: TcpStream, root: &Path) -> std::io::Result<()> {
+fn serve(stream: TcpStream, root: &Path, auth: Option<&str>) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut reader = BufReader::new(stream.try_clone()?);
@@ -174,6 +180,16 @@ fn serve(stream: TcpStream, root: &Path) -> std::io::Result<()> {
             let mut chunk = vec![0; n + 2];
             reader.read_exact(&mut chunk)?;
             body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    if let Some(want) = auth {
+        if header("authorization").as_deref() != Some(want) {
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )?;
+            return stream.flush();
         }
     }
     let mut cgi = Command::new("git")
