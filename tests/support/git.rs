@@ -182,15 +182,15 @@ fn serve(stream: TcpStream, root: &Path, auth: Option<&str>) -> std::io::Result<
             body.extend_from_slice(&chunk[..n]);
         }
     }
-    if let Some(want) = auth {
-        if header("authorization").as_deref() != Some(want) {
-            let mut stream = stream;
-            write!(
-                stream,
-                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            )?;
-            return stream.flush();
-        }
+    if let Some(want) = auth
+        && header("authorization").as_deref() != Some(want)
+    {
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
+        return stream.flush();
     }
     let mut cgi = Command::new("git")
         .arg("http-backend")
