@@ -269,3 +269,33 @@ fn http_token_is_sent_as_basic_auth_and_never_shown() {
     let err = without.unwrap_err().to_string();
     assert!(!err.contains(token), "{err}");
 }
+
+#[test]
+fn https_with_rustls_and_a_private_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_repo, _, second) = two_revision_repo(tmp.path());
+    let http = HttpServer::start(tmp.path());
+    let https = support::git::Https::start(http.port);
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, &https.ca_pem).unwrap();
+    let out = std::process::Command::new(support::bin())
+        .args([
+            "render",
+            "app",
+            "--repo",
+            &https.url("gitops"),
+            "--revision",
+            "main",
+            "--git-timeout",
+            "20",
+            "--cache-dir",
+        ])
+        .arg(tmp.path().join("cache"))
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("(commit {second})")), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("value: two"));
+}

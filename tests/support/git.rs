@@ -272,3 +272,113 @@ impl Drop for Silent {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// A TLS terminator on 127.0.0.1 in front of a plain HTTP server, with its own test CA.
+pub struct Https {
+    /// The port it listens on.
+    pub port: u16,
+    /// The CA certificate (PEM) that signed the server's certificate.
+    pub ca_pem: String,
+    stop: Arc<AtomicBool>,
+}
+
+impl Https {
+    /// Terminates TLS for `127.0.0.1` and forwards each connection to `backend_port`.
+    pub fn start(backend_port: u16) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params_for_issuer(), ca_key);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let config = Arc::clone(&config);
+                        std::thread::spawn(move || {
+                            let _ = forward(stream, config, backend_port);
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Self { port, ca_pem: ca.pem(), stop }
+    }
+
+    /// The URL of a repository behind it.
+    pub fn url(&self, name: &str) -> String {
+        format!("https://127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+fn ca_params_for_issuer() -> rcgen::CertificateParams {
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p
+}
+
+impl Drop for Https {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// One connection: TLS on the outside, the plain backend inside; the backend closes after one
+/// response, which ends the connection.
+fn forward(stream: TcpStream, config: Arc<rustls::ServerConfig>, backend_port: u16) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let mut backend = TcpStream::connect(("127.0.0.1", backend_port))?;
+    backend.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // read the request (headers, then Content-Length bytes) and send it on
+    let mut request = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = tls.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        request.extend_from_slice(&buf[..n]);
+        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .unwrap_or(0);
+            if request.len() >= end + 4 + len {
+                break;
+            }
+        }
+    }
+    backend.write_all(&request)?;
+    let mut response = Vec::new();
+    backend.read_to_end(&mut response)?;
+    tls.write_all(&response)?;
+    tls.flush()?;
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    Ok(())
+}
