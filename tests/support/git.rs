@@ -89,6 +89,29 @@ impl Drop for Daemon {
     }
 }
 
+/// Accepts connections on 127.0.0.1 until the returned flag is set, handing each to `handle`
+/// on its own thread. Returns the port and the stop flag.
+fn accept_loop(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> (u16, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        while !flag.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let handle = Arc::clone(&handle);
+                    std::thread::spawn(move || handle(stream));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    (port, stop)
+}
+
 /// `git http-backend` behind a small HTTP/1.1 server on 127.0.0.1.
 pub struct HttpServer {
     /// The port it listens on.
@@ -104,25 +127,9 @@ impl HttpServer {
 
     /// Like [`HttpServer::start`], but answers 401 unless `Authorization` equals `auth`.
     pub fn start_with_auth(root: &Path, auth: Option<String>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
         let root = root.to_owned();
-        std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let root = root.clone();
-                        let auth = auth.clone();
-                        std::thread::spawn(move || {
-                            let _ = serve(stream, &root, auth.as_deref());
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let (port, stop) = accept_loop(move |stream| {
+            let _ = serve(stream, &root, auth.as_deref());
         });
         Self { port, stop }
     }
@@ -249,18 +256,10 @@ pub struct Silent {
 impl Silent {
     /// Starts it.
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
-                if let Ok((s, _)) = listener.accept() {
-                    held.push(s);
-                }
-                std::thread::sleep(Duration::from_millis(20));
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (port, stop) = accept_loop(move |stream| {
+            if let Ok(mut h) = held.lock() {
+                h.push(stream);
             }
         });
         Self { port, stop }
@@ -305,23 +304,8 @@ impl Https {
             )
             .unwrap();
         let config = Arc::new(config);
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let config = Arc::clone(&config);
-                        std::thread::spawn(move || {
-                            let _ = forward(stream, config, backend_port);
-                        });
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
-                }
-            }
+        let (port, stop) = accept_loop(move |stream| {
+            let _ = forward(stream, Arc::clone(&config), backend_port);
         });
         Self { port, ca_pem: ca.pem(), stop }
     }
