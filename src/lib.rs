@@ -7,6 +7,7 @@
 //! - [`config`] is the typed, validated configuration file;
 //! - [`cli`] is the command line, the only place that prints or exits.
 
+pub mod admission;
 pub mod cli;
 pub mod config;
 pub mod desired;

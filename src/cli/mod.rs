@@ -4,6 +4,7 @@
 
 mod diff;
 mod render;
+mod review;
 mod source;
 mod watch;
 
@@ -28,6 +29,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Compare live objects with the desired state. Exit 0 in sync, 1 drift, 2 error.
     Diff(diff::DiffArgs),
+    /// Decide one AdmissionReview offline and print the response the webhook would send.
+    Review(review::ReviewArgs),
     /// Load the config's sources and follow their Git revisions, printing a JSON line per change.
     Watch(watch::WatchArgs),
 }
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Watch(args) => watch::run(&args),
+        Command::Review(args) => review::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,352 @@
+//! The verdict on one admission request: a pure function of the policy, the desired state and
+//! the request. No I/O, no clock; the server and `driftgate review` are thin shells around it.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::review::{Request, Response, Status};
+use crate::config::Mode;
+use crate::diff::compare::{self, Context};
+use crate::diff::ignore::{Applicable, Rule};
+use crate::diff::managed_fields::ManagedFields;
+use crate::diff::normalise::normalise;
+use crate::diff::report::{Settings, SourceInfo, diff_resource};
+use crate::model::ownership::{self, Marker};
+use crate::model::scope::Scopes;
+use crate::model::{Manifest, ResourceKey};
+
+/// The annotation a break-glass user sets, with the reason as its value.
+pub const BREAK_GLASS_ANNOTATION: &str = "driftgate.dev/break-glass";
+
+/// Who may do what: from the config.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// Usernames whose changes are always admitted.
+    pub reconciler_usernames: &'a [String],
+    /// Groups whose members' changes are always admitted.
+    pub reconciler_groups: &'a [String],
+    /// Field managers that are reconcilers (for attributing fields in objects).
+    pub field_managers: &'a [String],
+    /// Groups whose members may break glass.
+    pub break_glass_groups: &'a [String],
+    /// The global mode.
+    pub mode: Mode,
+    /// Whether Argo CD's instance label marks ownership.
+    pub instance_label: bool,
+    /// System-wide rules, for objects managed by identity only.
+    pub rules: &'a [Rule],
+}
+
+/// One source's desired objects as the decision sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceView<'a> {
+    /// The source's name.
+    pub name: &'a str,
+    /// Its mode, when it overrides the global one.
+    pub mode: Option<Mode>,
+    /// Its rules (built-in, system-wide and its own).
+    pub rules: &'a [Rule],
+    /// Its objects.
+    pub objects: &'a BTreeMap<ResourceKey, Manifest>,
+    /// Where they came from.
+    pub info: &'a SourceInfo,
+}
+
+/// Why a request was decided as it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Admitted without remark.
+    Allowed(&'static str),
+    /// Admitted because a break-glass user gave a reason.
+    BreakGlass(String),
+    /// The change departs from Git.
+    Violation {
+        /// The mode that applied.
+        mode: Mode,
+        /// The paths the change touched that Git declares (empty for a delete).
+        paths: Vec<String>,
+        /// The message people see.
+        message: String,
+    },
+}
+
+/// The verdict: the response to send, and why.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    /// The AdmissionReview response.
+    pub response: Response,
+    /// Why.
+    pub outcome: Outcome,
+    /// The object concerned.
+    pub key: Option<ResourceKey>,
+    /// The source that declares it, if any.
+    pub source: Option<String>,
+}
+
+/// Decides one request.
+pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) -> Verdict {
+    let mut verdict = Verdict {
+        response: Response { uid: req.uid.clone(), allowed: true, ..Response::default() },
+        outcome: Outcome::Allowed(""),
+        key: None,
+        source: None,
+    };
+    let allow = |mut v: Verdict, why: &'static str| {
+        v.outcome = Outcome::Allowed(why);
+        v
+    };
+    if is_reconciler(policy, req) {
+        return allow(verdict, "reconciler");
+    }
+    if req.sub_resource.as_deref() == Some("status") {
+        return allow(verdict, "status subresource");
+    }
+    let scale = req.sub_resource.as_deref() == Some("scale");
+    let Some((key, managed)) = target(sources, req, scale) else { return allow(verdict, "not a Kubernetes object") };
+    verdict.key = Some(key.clone());
+    let subject = if req.operation == "DELETE" { req.old_object.as_ref() } else { req.object.as_ref() };
+    let marker =
+        managed.is_none().then(|| subject.and_then(|o| ownership::marker(o, &key, policy.instance_label))).flatten();
+    if managed.is_none() && marker.is_none() {
+        return allow(verdict, "unmanaged");
+    }
+    verdict.source = managed.map(|(s, _)| s.name.to_owned());
+    if let Some(reason) = break_glass(policy, req, subject) {
+        verdict.response.warnings.push(format!(
+            "driftgate: break-glass by {} on {}: {reason}",
+            req.user_info.username,
+            key.human()
+        ));
+        verdict.response.audit_annotations.insert(BREAK_GLASS_ANNOTATION.into(), reason.clone());
+        verdict.outcome = Outcome::BreakGlass(reason);
+        return verdict;
+    }
+    let paths = match (req.operation.as_str(), managed) {
+        ("DELETE", _) => Some(Vec::new()),
+        ("CREATE", Some((src, want))) => {
+            let drift = drift_paths(policy, src, &key, &want.object, req.object.as_ref());
+            (!drift.is_empty()).then_some(drift)
+        }
+        ("CREATE", None) => Some(vec!["(the whole object)".to_owned()]),
+        ("UPDATE", m) if scale => scale_paths(policy, m, &key, req),
+        ("UPDATE", m) => update_paths(policy, m, &key, req),
+        _ => None,
+    };
+    let Some(paths) = paths else { return allow(verdict, "no change departs from Git") };
+    let mode = managed.and_then(|(s, _)| s.mode).unwrap_or(policy.mode);
+    let message = message(req, &key, managed.map(|(s, _)| s), marker.as_ref(), &paths);
+    match mode {
+        Mode::Enforce => {
+            verdict.response.allowed = false;
+            verdict.response.status =
+                Some(Status { code: 403, message: message.clone(), reason: Some("Forbidden".into()) });
+            annotate(&mut verdict.response, &paths, verdict.source.as_deref());
+        }
+        Mode::Warn => {
+            verdict.response.warnings.push(message.clone());
+            annotate(&mut verdict.response, &paths, verdict.source.as_deref());
+        }
+        Mode::Audit => {}
+    }
+    verdict.outcome = Outcome::Violation { mode, paths, message };
+    verdict
+}
+
+fn annotate(r: &mut Response, paths: &[String], source: Option<&str>) {
+    let what = if paths.is_empty() { "delete".to_owned() } else { paths.join(", ") };
+    r.audit_annotations.insert("driftgate.dev/violation".into(), what);
+    if let Some(s) = source {
+        r.audit_annotations.insert("driftgate.dev/source".into(), s.to_owned());
+    }
+}
+
+fn is_reconciler(policy: &Policy<'_>, req: &Request) -> bool {
+    let u = &req.user_info;
+    policy.reconciler_usernames.contains(&u.username) || u.groups.iter().any(|g| policy.reconciler_groups.contains(g))
+}
+
+fn break_glass(policy: &Policy<'_>, req: &Request, subject: Option<&Value>) -> Option<String> {
+    let member = req.user_info.groups.iter().any(|g| policy.break_glass_groups.contains(g));
+    let reason = subject?.get("metadata")?.get("annotations")?.get(BREAK_GLASS_ANNOTATION)?.as_str()?.trim();
+    (member && !reason.is_empty()).then(|| reason.to_owned())
+}
+
+type Managed<'s, 'a> = Option<(&'s SourceView<'a>, &'a Manifest)>;
+
+/// The object the request is about, and the source that declares it.
+fn target<'s, 'a>(sources: &'s [SourceView<'a>], req: &Request, scale: bool) -> Option<(ResourceKey, Managed<'s, 'a>)> {
+    if scale {
+        // the Scale object stands for its parent: find it by resource, namespace and name
+        let name = req.name.as_deref()?;
+        for s in sources {
+            for (k, m) in s.objects {
+                if k.group == req.resource.group
+                    && k.name == name
+                    && k.namespace.as_deref() == req.namespace.as_deref()
+                    && plural(&k.kind) == req.resource.resource
+                {
+                    return Some((k.clone(), Some((s, m))));
+                }
+            }
+        }
+        return None;
+    }
+    let obj = req.object.as_ref().or(req.old_object.as_ref())?;
+    let mut key = ResourceKey::of(obj).ok()?;
+    if key.namespace.is_none() && !Scopes::default().is_cluster_scoped(&key.group, &key.kind) {
+        key.namespace = req.namespace.clone().filter(|n| !n.is_empty());
+    }
+    let managed = sources.iter().find_map(|s| s.objects.get(&key).map(|m| (s, m)));
+    Some((key, managed))
+}
+
+/// The resource name of a kind: `Deployment` → `deployments`, `NetworkPolicy` → `networkpolicies`.
+fn plural(kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if lower.ends_with('s') || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") {
+        format!("{lower}es")
+    } else if lower.ends_with('y') && !lower.ends_with("ay") && !lower.ends_with("ey") && !lower.ends_with("oy") {
+        format!("{}ies", &lower[..lower.len() - 1])
+    } else {
+        format!("{lower}s")
+    }
+}
+
+/// Paths where `obj` departs from Git under the source's rules.
+fn drift_paths(
+    policy: &Policy<'_>,
+    src: &SourceView<'_>,
+    key: &ResourceKey,
+    desired: &Value,
+    obj: Option<&Value>,
+) -> Vec<String> {
+    let Some(obj) = obj else { return Vec::new() };
+    let settings =
+        Settings { rules: src.rules, reconcilers: policy.field_managers, instance_label: policy.instance_label };
+    diff_resource(key, desired, obj, settings).differences.into_iter().map(|d| d.path).collect()
+}
+
+/// A scale request: the new replica count against Git's, under the parent's rules.
+fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey, req: &Request) -> Option<Vec<String>> {
+    let replicas = |o: Option<&Value>| o.and_then(|o| o.pointer("/spec/replicas")).cloned();
+    let (old, new) = (replicas(req.old_object.as_ref()), replicas(req.object.as_ref()));
+    if old == new {
+        return None;
+    }
+    let Some((src, want)) = managed else { return Some(vec!["spec.replicas".into()]) };
+    let mut after = want.object.clone();
+    if let (Some(slot), Some(n)) = (after.pointer_mut("/spec/replicas"), new.clone()) {
+        *slot = n;
+    } else if let (Some(spec), Some(n)) = (after.get_mut("spec").and_then(Value::as_object_mut), new) {
+        spec.insert("replicas".into(), n);
+    }
+    let drift = drift_paths(policy, src, key, &want.object, Some(&after));
+    (!drift.is_empty()).then_some(drift)
+}
+
+/// An update: what changed, and which of the changes leave the object departing from Git.
+fn update_paths(
+    policy: &Policy<'_>,
+    managed: Managed<'_, '_>,
+    key: &ResourceKey,
+    req: &Request,
+) -> Option<Vec<String>> {
+    let (Some(old), Some(new)) = (req.old_object.as_ref(), req.object.as_ref()) else { return None };
+    let changed = changes(policy, key, old, new);
+    if changed.is_empty() {
+        return None;
+    }
+    let departing: Vec<String> = match managed {
+        Some((src, want)) => {
+            let drift = drift_paths(policy, src, key, &want.object, Some(new));
+            drift.into_iter().filter(|d| changed.iter().any(|c| overlaps(c, d))).collect()
+        }
+        // managed by identity only: every change that no rule ignores is a reconciler's to make
+        None => changed,
+    };
+    (!departing.is_empty()).then_some(departing)
+}
+
+/// The paths an update changed, after normalisation, minus status and the system-wide rules.
+fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> Vec<String> {
+    let (old, new) = (normalise(old), normalise(new));
+    let none = ManagedFields::default();
+    let ctx = Context { kind: &key.kind, group: &key.group, managed: &none, reconcilers: policy.field_managers };
+    let diffs = compare::compare(&old, &new, &ctx);
+    let rules = Applicable::new(policy.rules, key, &old, &new);
+    diffs
+        .iter()
+        .filter(|d| rules.suppression(d, &new, &none).is_none())
+        .map(|d| d.path.to_string())
+        .filter(|p| p != "status" && !p.starts_with("status.") && !p.starts_with("status["))
+        .collect()
+}
+
+/// True when one path is the other or lies under it.
+fn overlaps(a: &str, b: &str) -> bool {
+    let under = |x: &str, y: &str| {
+        x == y || x.strip_prefix(y).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    under(a, b) || under(b, a)
+}
+
+fn message(
+    req: &Request,
+    key: &ResourceKey,
+    src: Option<&SourceView<'_>>,
+    marker: Option<&Marker>,
+    paths: &[String],
+) -> String {
+    let user = &req.user_info.username;
+    let what = match req.operation.as_str() {
+        "DELETE" => "deleted it".to_owned(),
+        "CREATE" => format!("created it with {}", paths.join(", ")),
+        _ => format!("changed {}", paths.join(", ")),
+    };
+    let owner = match (src, marker) {
+        (Some(s), _) => {
+            let mut at = format!("source {} (path {}", s.name, s.info.path);
+            if let Some(repo) = &s.info.repo {
+                let _ = write!(at, " in {repo}");
+            }
+            if let Some(rev) = &s.info.revision {
+                let _ = write!(at, " at {rev}");
+            }
+            if let Some(c) = &s.info.commit {
+                let _ = write!(at, ", commit {}", c.chars().take(12).collect::<String>());
+            }
+            at.push(')');
+            at
+        }
+        (None, Some(m)) => format!("{m:?}"),
+        (None, None) => "a GitOps reconciler".to_owned(),
+    };
+    format!(
+        "driftgate: {} is managed by Git, {owner}; user {user} {what}. Make the change in Git and let the reconciler apply it.",
+        key.human()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals() {
+        assert_eq!(plural("Deployment"), "deployments");
+        assert_eq!(plural("StatefulSet"), "statefulsets");
+        assert_eq!(plural("NetworkPolicy"), "networkpolicies");
+        assert_eq!(plural("Ingress"), "ingresses");
+        assert_eq!(plural("Gateway"), "gateways");
+    }
+
+    #[test]
+    fn path_overlap() {
+        assert!(overlaps("spec.template", "spec.template.spec.containers[name=web].image"));
+        assert!(overlaps("spec.replicas", "spec.replicas"));
+        assert!(!overlaps("spec.replicas", "spec.replicasX"));
+        assert!(overlaps("spec.template.spec.containers[name=web]", "spec.template.spec.containers[name=web].env"));
+    }
+}

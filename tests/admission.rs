@@ -1,0 +1,161 @@
+//! Every captured AdmissionReview through `driftgate review`, with expectations written from the
+//! design's verdict rules.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn review_body(body: &[u8], config: &str) -> (Option<i32>, Value, String) {
+    let mut child = Command::new(support::bin())
+        .args(["review", "-", "--config"])
+        .arg(support::fixtures().join("configs").join(config))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code(), json, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn review(fixture: &str, config: &str) -> Value {
+    let body = serde_json::to_vec(&support::review(fixture)).unwrap();
+    let (code, json, err) = review_body(&body, config);
+    assert_eq!(code, Some(0), "{fixture}: {err}");
+    let uid = support::review(fixture)["request"]["uid"].clone();
+    assert_eq!(json["response"]["uid"], uid, "{fixture}: the uid is echoed");
+    assert_eq!(json["kind"], "AdmissionReview");
+    assert_eq!(json["apiVersion"], "admission.k8s.io/v1");
+    json["response"].clone()
+}
+
+#[test]
+fn reconciler_changes_are_allowed() {
+    for f in ["001", "002", "003", "004", "019", "020"] {
+        let r = review(f, "guestbook-enforce.yaml");
+        assert_eq!(r["allowed"], true, "{f}: {r}");
+        assert!(r.get("warnings").is_none(), "{f}");
+    }
+}
+
+#[test]
+fn unmanaged_objects_are_allowed() {
+    for f in ["011", "012", "013", "014", "015", "016", "017", "018"] {
+        let r = review(f, "guestbook-enforce.yaml");
+        assert_eq!(r["allowed"], true, "{f}: {r}");
+    }
+}
+
+#[test]
+fn kubectl_edit_is_denied_in_enforce_and_warned_in_warn() {
+    let r = review("005", "guestbook-enforce.yaml");
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["code"], 403);
+    let msg = r["status"]["message"].as_str().unwrap();
+    for part in [
+        "Deployment.apps demo/guestbook",
+        "spec.template.spec.containers[name=web].image",
+        "user alice",
+        "source guestbook",
+        "tests/fixtures/guestbook-git",
+    ] {
+        assert!(msg.contains(part), "{part:?} missing from {msg}");
+    }
+    assert_eq!(r["auditAnnotations"]["driftgate.dev/violation"], "spec.template.spec.containers[name=web].image");
+
+    let r = review("005", "guestbook-warn.yaml");
+    assert_eq!(r["allowed"], true);
+    assert!(r["warnings"][0].as_str().unwrap().contains("spec.template.spec.containers[name=web].image"));
+    assert!(r.get("status").is_none());
+    assert_eq!(r["auditAnnotations"]["driftgate.dev/source"], "guestbook");
+}
+
+#[test]
+fn scale_is_allowed_only_when_replicas_are_ignored() {
+    let r = review("006", "guestbook-enforce.yaml");
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(r["status"]["message"].as_str().unwrap().contains("spec.replicas"));
+    let r = review("006", "guestbook-hpa.yaml");
+    assert_eq!(r["allowed"], true, "{r}");
+}
+
+#[test]
+fn other_hand_edits_are_denied_naming_what_they_touched() {
+    for (f, path) in [
+        ("007", "data.LOG_LEVEL"),
+        ("008", "data.FEATURE_X"),
+        ("009", "data.EXTRA"),
+        ("010", "spec.template.spec.containers[name=web].env"),
+    ] {
+        let r = review(f, "guestbook-enforce.yaml");
+        assert_eq!(r["allowed"], false, "{f}: {r}");
+        assert_eq!(r["auditAnnotations"]["driftgate.dev/violation"], path, "{f}");
+    }
+    // the Secret's new value never appears
+    let secret_value = support::review("009")["request"]["object"]["data"]["EXTRA"].as_str().unwrap().to_owned();
+    assert!(!review("009", "guestbook-enforce.yaml").to_string().contains(&secret_value));
+}
+
+#[test]
+fn break_glass_and_dry_run() {
+    let mut body = support::review("005");
+    body["request"]["userInfo"]["groups"] = serde_json::json!(["developers", "sre"]);
+    body["request"]["object"]["metadata"]["annotations"]["driftgate.dev/break-glass"] = "INC-1234: hotfix".into();
+    let (_, json, _) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
+    let r = &json["response"];
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(r["warnings"][0].as_str().unwrap().contains("INC-1234: hotfix"));
+    assert_eq!(r["auditAnnotations"]["driftgate.dev/break-glass"], "INC-1234: hotfix");
+
+    // a user outside the break-glass groups cannot use the annotation
+    body["request"]["userInfo"]["groups"] = serde_json::json!(["developers"]);
+    let (_, json, _) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(json["response"]["allowed"], false);
+
+    // dry-run requests get the same verdict
+    let mut dry = support::review("005");
+    dry["request"]["dryRun"] = true.into();
+    let (_, json, _) = review_body(&serde_json::to_vec(&dry).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(json["response"]["allowed"], false);
+}
+
+#[test]
+fn deleting_or_creating_a_managed_object_by_hand() {
+    let mut del = support::review("016");
+    del["request"]["name"] = "guestbook-config".into();
+    del["request"]["oldObject"]["metadata"]["name"] = "guestbook-config".into();
+    let (_, json, _) = review_body(&serde_json::to_vec(&del).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(json["response"]["allowed"], false);
+    assert!(json["response"]["status"]["message"].as_str().unwrap().contains("deleted it"));
+
+    // creating the Git-declared Deployment as Git declares it is fine; with another image it is not
+    let mut create = support::review("001");
+    create["request"]["userInfo"] = serde_json::json!({"username": "alice", "groups": ["developers"]});
+    let (_, json, _) = review_body(&serde_json::to_vec(&create).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(json["response"]["allowed"], true, "{json}");
+    create["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:evil".into();
+    let (_, json, _) = review_body(&serde_json::to_vec(&create).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(json["response"]["allowed"], false);
+}
+
+#[test]
+fn malformed_requests_are_clear_errors() {
+    for (body, want) in [
+        (&b"{\"kind\": \"AdmissionReview\", "[..], "malformed AdmissionReview"),
+        (&b"{\"kind\": \"Pod\"}"[..], "expected kind AdmissionReview"),
+        (
+            &b"{\"kind\": \"AdmissionReview\", \"apiVersion\": \"admission.k8s.io/v1\", \"request\": {}}"[..],
+            "no request uid",
+        ),
+    ] {
+        let (code, _, err) = review_body(body, "guestbook-enforce.yaml");
+        assert_eq!(code, Some(2));
+        assert!(err.contains(want), "{err}");
+    }
+}
