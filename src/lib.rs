@@ -8,6 +8,7 @@
 //! - [`cli`] is the command line, the only place that prints or exits.
 
 pub mod admission;
+pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod desired;

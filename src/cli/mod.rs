@@ -2,6 +2,7 @@
 //!
 //! Exit codes follow `kubectl diff`: 0 in sync (or success), 1 drift, 2 error.
 
+mod certs;
 mod diff;
 mod render;
 mod review;
@@ -29,6 +30,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Compare live objects with the desired state. Exit 0 in sync, 1 drift, 2 error.
     Diff(diff::DiffArgs),
+    /// Write a CA and a serving certificate for the webhook Service; print the caBundle.
+    Certs(certs::CertsArgs),
     /// Decide one AdmissionReview offline and print the response the webhook would send.
     Review(review::ReviewArgs),
     /// Load the config's sources and follow their Git revisions, printing a JSON line per change.
@@ -79,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Review(args) => review::run(&args),
+        Command::Certs(args) => certs::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
