@@ -17,3 +17,8 @@ for case in */; do
   kubectl kustomize "$case/$build" > "$case/expected.yaml"
   echo "regenerated $case"
 done
+cd ..
+for dir in deploy certs; do
+  kubectl kustomize "../../$dir" > "repo/$dir.expected.yaml"
+  echo "regenerated repo/$dir.expected.yaml"
+done
