@@ -227,3 +227,11 @@ fn duplicate_live_objects_are_an_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("/ConfigMap/n/a is defined twice"), "{}", stderr(&o));
 }
+
+#[test]
+fn shipped_configs_are_valid() {
+    for path in ["deploy/config.yaml", "examples/driftgate.yaml"] {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        driftgate::config::Config::load(&p).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+}
