@@ -8,6 +8,7 @@
 //! - [`cli`] is the command line, the only place that prints or exits.
 
 pub mod admission;
+pub mod audit;
 pub mod certs;
 pub mod cli;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod encoding;
 pub mod git;
 pub mod model;
 pub mod render;
+pub mod server;

@@ -487,3 +487,12 @@ mod tests {
         assert!(Rule::compile(&spec, "r".into()).is_err());
     }
 }
+
+#[cfg(test)]
+mod sync_check {
+    #[test]
+    fn rules_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Rule>();
+    }
+}

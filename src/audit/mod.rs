@@ -1,0 +1,136 @@
+//! Audit events: one CloudEvents 1.0 JSON envelope for every decision that is not a plain allow,
+//! written as JSON lines to stdout or appended to a file. Secret values never reach an event:
+//! events carry paths (keys), never values.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::admission::decide::{Outcome, Verdict};
+use crate::admission::review::Request;
+use crate::config::{Mode, SinkType};
+
+/// A CloudEvents 1.0 envelope.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CloudEvent {
+    /// Always `1.0`.
+    pub specversion: &'static str,
+    /// Unique per event: the admission request's uid.
+    pub id: String,
+    /// `driftgate`.
+    pub source: String,
+    /// e.g. `dev.driftgate.admission.denied`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// RFC 3339.
+    pub time: String,
+    /// `application/json`.
+    pub datacontenttype: &'static str,
+    /// The object, as `group/Kind/namespace/name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The decision's details.
+    pub data: Value,
+}
+
+/// The event for an admission verdict, or `None` for a plain allow. `time` comes from the caller,
+/// so that this stays a pure function.
+pub fn admission_event(req: &Request, verdict: &Verdict, time: &str) -> Option<CloudEvent> {
+    let dry_run = req.dry_run.unwrap_or(false);
+    let (kind, extra) = match &verdict.outcome {
+        Outcome::Allowed(_) => return None,
+        Outcome::BreakGlass(reason) => ("breakglass", serde_json::json!({"reason": reason})),
+        Outcome::Violation { mode, paths, message } => {
+            let word = match mode {
+                Mode::Enforce => "denied",
+                Mode::Warn => "warned",
+                Mode::Audit => "audited",
+            };
+            (word, serde_json::json!({"paths": paths, "message": message, "mode": mode}))
+        }
+    };
+    let event_type = format!("dev.driftgate.admission.{kind}{}", if dry_run { ".dryrun" } else { "" });
+    let mut data = serde_json::json!({
+        "actor": {
+            "username": req.user_info.username,
+            "groups": req.user_info.groups,
+            "fieldManager": req.field_manager(),
+        },
+        "operation": req.operation,
+        "subResource": req.sub_resource,
+        "allowed": verdict.response.allowed,
+        "dryRun": dry_run,
+        "object": verdict.key,
+        "source": verdict.source,
+    });
+    if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
+        d.extend(e);
+    }
+    Some(CloudEvent {
+        specversion: "1.0",
+        id: req.uid.clone(),
+        source: "driftgate".into(),
+        event_type,
+        time: time.to_owned(),
+        datacontenttype: "application/json",
+        subject: verdict.key.as_ref().map(ToString::to_string),
+        data,
+    })
+}
+
+/// The current time in RFC 3339, for events.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// Where events go.
+#[derive(Debug)]
+pub enum Sink {
+    /// JSON lines on stdout.
+    Stdout,
+    /// JSON lines appended to a file, flushed per event.
+    File(Mutex<std::fs::File>, PathBuf),
+}
+
+impl Sink {
+    /// Opens the configured sinks; none configured means stdout. HTTP and Kubernetes Events
+    /// sinks are not available yet and are refused by name.
+    pub fn open_all(config: &crate::config::Audit) -> std::io::Result<Vec<Self>> {
+        if config.sinks.is_empty() {
+            return Ok(vec![Self::Stdout]);
+        }
+        config
+            .sinks
+            .iter()
+            .map(|s| match (s.sink_type, &s.path) {
+                (SinkType::Stdout, _) => Ok(Self::Stdout),
+                (SinkType::File, Some(p)) => {
+                    let f = std::fs::OpenOptions::new().create(true).append(true).open(p)?;
+                    Ok(Self::File(Mutex::new(f), p.clone()))
+                }
+                (other, _) => Err(std::io::Error::other(format!("audit sink {other:?} is not available in this build"))),
+            })
+            .collect()
+    }
+
+    /// Writes one event as a JSON line.
+    pub fn write(&self, event: &CloudEvent) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        match self {
+            Self::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&line)?;
+                out.flush()
+            }
+            Self::File(f, _) => {
+                let mut f = f.lock().map_err(|_| std::io::Error::other("audit file lock poisoned"))?;
+                f.write_all(&line)?;
+                f.sync_data()
+            }
+        }
+    }
+}

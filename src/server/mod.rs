@@ -1,0 +1,197 @@
+//! The webhook server: axum over rustls. Handlers only parse, call the pure decision, record
+//! metrics and audit events, and answer. TLS certificates reload without a restart.
+
+mod tls;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+pub use tls::{CertWatcher, ServerError, load_tls};
+
+use crate::admission::decide::{self, Outcome, Policy, SourceView};
+use crate::admission::review::{self, Response as ReviewResponse, Status};
+use crate::audit::{self, Sink};
+use crate::config::{Config, FailurePolicy, Mode};
+use crate::desired::Store;
+use crate::diff::ignore::Rule;
+
+/// Largest AdmissionReview accepted; the API server sends at most 3 MiB objects.
+pub const BODY_LIMIT: usize = 3 * 1024 * 1024;
+
+/// Labels of the request counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabel {
+    /// allowed, denied, warned, audited, breakglass, not_ready, bad_request.
+    pub verdict: String,
+}
+
+/// The Prometheus metrics of the webhook.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<VerdictLabel, Counter>,
+    latency: Histogram,
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("driftgate");
+        let requests = Family::<VerdictLabel, Counter>::default();
+        registry.register("admission_requests", "Admission reviews answered, by verdict", requests.clone());
+        let latency = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0]);
+        registry.register("admission_duration_seconds", "Time to decide one admission review", latency.clone());
+        Self { registry, requests, latency }
+    }
+
+    fn count(&self, verdict: &str) {
+        self.requests.get_or_create(&VerdictLabel { verdict: verdict.to_owned() }).inc();
+    }
+}
+
+/// Everything the handlers share.
+pub struct AppState {
+    config: Arc<Config>,
+    store: Arc<Store>,
+    loaded: AtomicBool,
+    rules: HashMap<String, Vec<Rule>>,
+    base_rules: Vec<Rule>,
+    field_managers: Vec<String>,
+    metrics: Metrics,
+    sinks: Vec<Sink>,
+}
+
+impl AppState {
+    /// State for `config`, reading the desired state from `store`.
+    pub fn new(config: Arc<Config>, store: Arc<Store>, sinks: Vec<Sink>) -> Result<Self, crate::diff::ignore::RuleError> {
+        let mut rules = HashMap::new();
+        for s in &config.sources {
+            rules.insert(s.name.clone(), config.rules(Some(&s.name))?);
+        }
+        let base_rules = config.rules(None)?;
+        let field_managers = config.reconcilers.all_field_managers();
+        Ok(Self { config, store, loaded: AtomicBool::new(false), rules, base_rules, field_managers, metrics: Metrics::new(), sinks })
+    }
+
+    /// Marks the desired state as loaded: from now on reviews are decided, not defaulted.
+    pub fn set_loaded(&self) {
+        self.loaded.store(true, Ordering::Release);
+    }
+
+    fn audit(&self, event: &audit::CloudEvent) {
+        for sink in &self.sinks {
+            if let Err(e) = sink.write(event) {
+                eprintln!("driftgate: audit sink failed: {e}");
+            }
+        }
+    }
+}
+
+/// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/validate", post(validate))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.loaded.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "desired state not loaded yet").into_response()
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry).is_err() {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+fn json_error(code: StatusCode, message: String) -> Response {
+    (code, axum::Json(serde_json::json!({"error": message}))).into_response()
+}
+
+async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let parsed = match review::parse(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.count("bad_request");
+            return json_error(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let (response, label) = if state.loaded.load(Ordering::Acquire) {
+        decide_now(&state, &parsed.request)
+    } else {
+        not_ready(&state, &parsed.request.uid)
+    };
+    state.metrics.count(label);
+    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+    axum::Json(review::respond(&parsed.api_version, &response)).into_response()
+}
+
+fn not_ready(state: &AppState, uid: &str) -> (ReviewResponse, &'static str) {
+    let why = "driftgate: the desired state has not loaded yet";
+    let mut r = ReviewResponse { uid: uid.to_owned(), allowed: true, ..ReviewResponse::default() };
+    match state.config.admission.failure_policy {
+        FailurePolicy::Closed => {
+            r.allowed = false;
+            r.status = Some(Status { code: 503, message: format!("{why} (failurePolicy closed)"), reason: Some("ServiceUnavailable".into()) });
+        }
+        FailurePolicy::Open => r.warnings.push(format!("{why} (failurePolicy open: allowed unchecked)")),
+    }
+    (r, "not_ready")
+}
+
+fn decide_now(state: &AppState, req: &review::Request) -> (ReviewResponse, &'static str) {
+    let snapshot = state.store.get();
+    let views: Vec<SourceView<'_>> = state
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| {
+            let loaded = snapshot.sources.get(&s.name)?;
+            Some(SourceView { name: &s.name, mode: s.mode, rules: state.rules.get(&s.name)?, objects: &loaded.objects, info: &loaded.info })
+        })
+        .collect();
+    let policy = Policy {
+        reconciler_usernames: &state.config.reconcilers.usernames,
+        reconciler_groups: &state.config.reconcilers.groups,
+        field_managers: &state.field_managers,
+        break_glass_groups: &state.config.admission.break_glass.groups,
+        mode: state.config.admission.mode,
+        instance_label: state.config.ownership.instance_label,
+        rules: &state.base_rules,
+    };
+    let verdict = decide::decide(&policy, &views, req);
+    if let Some(event) = audit::admission_event(req, &verdict, &audit::now_rfc3339()) {
+        state.audit(&event);
+    }
+    let label = match &verdict.outcome {
+        Outcome::Allowed(_) => "allowed",
+        Outcome::BreakGlass(_) => "breakglass",
+        Outcome::Violation { mode: Mode::Enforce, .. } => "denied",
+        Outcome::Violation { mode: Mode::Warn, .. } => "warned",
+        Outcome::Violation { mode: Mode::Audit, .. } => "audited",
+    };
+    (verdict.response, label)
+}
