@@ -3,5 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // exactly one rustls crypto provider for the whole process (TLS serving and Git over HTTPS)
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     driftgate::cli::main()
 }

@@ -6,6 +6,7 @@ mod certs;
 mod diff;
 mod render;
 mod review;
+mod serve;
 mod source;
 mod watch;
 
@@ -30,6 +31,8 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Compare live objects with the desired state. Exit 0 in sync, 1 drift, 2 error.
     Diff(diff::DiffArgs),
+    /// Serve the admission webhook over TLS (POST /validate, /healthz, /readyz, /metrics).
+    Serve(serve::ServeArgs),
     /// Write a CA and a serving certificate for the webhook Service; print the caBundle.
     Certs(certs::CertsArgs),
     /// Decide one AdmissionReview offline and print the response the webhook would send.
@@ -83,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Review(args) => review::run(&args),
         Command::Certs(args) => certs::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

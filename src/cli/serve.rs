@@ -1,0 +1,130 @@
+//! `driftgate serve`: the admission webhook over TLS, with the desired state loaded in the
+//! background and kept current by polling Git sources.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use clap::Args;
+
+use crate::audit::Sink;
+use crate::config::Config;
+use crate::desired::{self, Event, Store};
+use crate::server::{self, AppState, CertWatcher};
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file.
+    #[arg(long, env = "DRIFTGATE_CONFIG")]
+    pub config: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Serving certificate (PEM chain); reloaded when it changes.
+    #[arg(long, env = "DRIFTGATE_TLS_CERT")]
+    pub tls_cert: PathBuf,
+    /// Serving key (PEM); reloaded when it changes.
+    #[arg(long, env = "DRIFTGATE_TLS_KEY")]
+    pub tls_key: PathBuf,
+    /// Kubeconfig for the detector and healer (not needed to decide admissions).
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Close connections that send no complete request within this many seconds.
+    #[arg(long, default_value_t = 10)]
+    pub request_timeout: u64,
+    /// How often to check the certificate files for a rotation, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub cert_poll_ms: u64,
+    /// Git flags (cache folder, timeout).
+    #[command(flatten)]
+    pub git: super::source::GitArgs,
+}
+
+fn log_event(e: &Event) {
+    if let Ok(line) = serde_json::to_string(e) {
+        eprintln!("{line}");
+    }
+}
+
+/// Runs `serve` until SIGINT or SIGTERM, then drains in-flight reviews.
+pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
+    let config = Arc::new(Config::load(&args.config)?);
+    let sinks = Sink::open_all(&config.audit).context("audit sinks")?;
+    let store = Arc::new(Store::new());
+    let state = Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), sinks)?);
+    let tls = server::load_tls(&args.tls_cert, &args.tls_key)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let rustls = RustlsConfig::from_config(tls);
+        let watcher = CertWatcher::new(&args.tls_cert, &args.tls_key);
+        tokio::spawn(watcher.run(rustls.clone(), Duration::from_millis(args.cert_poll_ms)));
+
+        // the desired state loads off the async threads (gix and the renderer block); until every
+        // source has loaded once, reviews get the configured failurePolicy
+        let (cfg, st, options) = (Arc::clone(&config), Arc::clone(&state), args.git.options());
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let mut all = true;
+                for src in &cfg.sources {
+                    let event = desired::refresh(&cfg, &src.name, &store, &options);
+                    if let Some(e) = &event {
+                        log_event(e);
+                    }
+                    all &= store.get().sources.get(&src.name).is_some_and(|s| s.error.is_none());
+                }
+                if all {
+                    break;
+                }
+                std::thread::sleep(Duration::from_secs(5));
+            }
+            st.set_loaded();
+            eprintln!("driftgate: desired state loaded; deciding reviews");
+            let stop = Arc::new(AtomicBool::new(false));
+            if let Err(e) = desired::spawn_poller(cfg, store, options, stop, |e| log_event(&e)) {
+                eprintln!("driftgate: cannot start the source poller: {e}");
+            }
+        });
+
+        let handle = axum_server::Handle::new();
+        let shutdown = handle.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            eprintln!("driftgate: shutting down; draining in-flight reviews");
+            shutdown.graceful_shutdown(Some(Duration::from_secs(25)));
+        });
+        let listening = handle.clone();
+        tokio::spawn(async move {
+            if let Some(addr) = listening.listening().await {
+                eprintln!("driftgate: listening on https://{addr}");
+            }
+        });
+        let acceptor = RustlsAcceptor::new(rustls).handshake_timeout(Duration::from_secs(5));
+        axum_server::bind(args.listen)
+            .acceptor(acceptor)
+            .first_request_timeout(Duration::from_secs(args.request_timeout))
+            .handle(handle)
+            .serve(server::router(state).into_make_service())
+            .await
+    })?;
+    Ok(super::EXIT_OK)
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
