@@ -111,7 +111,9 @@ impl Sink {
                     let f = std::fs::OpenOptions::new().create(true).append(true).open(p)?;
                     Ok(Self::File(Mutex::new(f), p.clone()))
                 }
-                (other, _) => Err(std::io::Error::other(format!("audit sink {other:?} is not available in this build"))),
+                (other, _) => {
+                    Err(std::io::Error::other(format!("audit sink {other:?} is not available in this build")))
+                }
             })
             .collect()
     }

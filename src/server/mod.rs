@@ -75,14 +75,27 @@ pub struct AppState {
 
 impl AppState {
     /// State for `config`, reading the desired state from `store`.
-    pub fn new(config: Arc<Config>, store: Arc<Store>, sinks: Vec<Sink>) -> Result<Self, crate::diff::ignore::RuleError> {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        sinks: Vec<Sink>,
+    ) -> Result<Self, crate::diff::ignore::RuleError> {
         let mut rules = HashMap::new();
         for s in &config.sources {
             rules.insert(s.name.clone(), config.rules(Some(&s.name))?);
         }
         let base_rules = config.rules(None)?;
         let field_managers = config.reconcilers.all_field_managers();
-        Ok(Self { config, store, loaded: AtomicBool::new(false), rules, base_rules, field_managers, metrics: Metrics::new(), sinks })
+        Ok(Self {
+            config,
+            store,
+            loaded: AtomicBool::new(false),
+            rules,
+            base_rules,
+            field_managers,
+            metrics: Metrics::new(),
+            sinks,
+        })
     }
 
     /// Marks the desired state as loaded: from now on reviews are decided, not defaulted.
@@ -126,7 +139,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }
 
-fn json_error(code: StatusCode, message: String) -> Response {
+fn json_error(code: StatusCode, message: &str) -> Response {
     (code, axum::Json(serde_json::json!({"error": message}))).into_response()
 }
 
@@ -136,7 +149,7 @@ async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
         Ok(p) => p,
         Err(e) => {
             state.metrics.count("bad_request");
-            return json_error(StatusCode::BAD_REQUEST, e.to_string());
+            return json_error(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
     let (response, label) = if state.loaded.load(Ordering::Acquire) {
@@ -155,7 +168,11 @@ fn not_ready(state: &AppState, uid: &str) -> (ReviewResponse, &'static str) {
     match state.config.admission.failure_policy {
         FailurePolicy::Closed => {
             r.allowed = false;
-            r.status = Some(Status { code: 503, message: format!("{why} (failurePolicy closed)"), reason: Some("ServiceUnavailable".into()) });
+            r.status = Some(Status {
+                code: 503,
+                message: format!("{why} (failurePolicy closed)"),
+                reason: Some("ServiceUnavailable".into()),
+            });
         }
         FailurePolicy::Open => r.warnings.push(format!("{why} (failurePolicy open: allowed unchecked)")),
     }
@@ -170,7 +187,13 @@ fn decide_now(state: &AppState, req: &review::Request) -> (ReviewResponse, &'sta
         .iter()
         .filter_map(|s| {
             let loaded = snapshot.sources.get(&s.name)?;
-            Some(SourceView { name: &s.name, mode: s.mode, rules: state.rules.get(&s.name)?, objects: &loaded.objects, info: &loaded.info })
+            Some(SourceView {
+                name: &s.name,
+                mode: s.mode,
+                rules: state.rules.get(&s.name)?,
+                objects: &loaded.objects,
+                info: &loaded.info,
+            })
         })
         .collect();
     let policy = Policy {

@@ -49,7 +49,9 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Se
 }
 
 /// What a path currently is: its resolved target, size and modification time.
-fn fingerprint(path: &Path) -> Option<(PathBuf, u64, SystemTime)> {
+type Fingerprint = (PathBuf, u64, SystemTime);
+
+fn fingerprint(path: &Path) -> Option<Fingerprint> {
     let real = std::fs::canonicalize(path).ok()?;
     let meta = std::fs::metadata(&real).ok()?;
     Some((real, meta.len(), meta.modified().ok()?))
@@ -59,7 +61,7 @@ fn fingerprint(path: &Path) -> Option<(PathBuf, u64, SystemTime)> {
 pub struct CertWatcher {
     cert: PathBuf,
     key: PathBuf,
-    seen: Option<((PathBuf, u64, SystemTime), (PathBuf, u64, SystemTime))>,
+    seen: Option<(Fingerprint, Fingerprint)>,
 }
 
 impl CertWatcher {
@@ -70,7 +72,7 @@ impl CertWatcher {
         w
     }
 
-    fn now(&self) -> Option<((PathBuf, u64, SystemTime), (PathBuf, u64, SystemTime))> {
+    fn now(&self) -> Option<(Fingerprint, Fingerprint)> {
         Some((fingerprint(&self.cert)?, fingerprint(&self.key)?))
     }
 

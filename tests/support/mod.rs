@@ -29,6 +29,7 @@ pub fn review(prefix: &str) -> Value {
 }
 
 pub mod git;
+pub mod https;
 
 /// The path of the `driftgate` binary under test.
 pub fn bin() -> PathBuf {

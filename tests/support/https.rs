@@ -1,0 +1,193 @@
+//! A real HTTPS client for the webhook tests (rustls, HTTP/1.1 or 1.0 by hand), and a running
+//! `driftgate serve` that is stopped when dropped.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+
+/// A TLS client configuration trusting the CAs in these PEM files.
+pub fn client(cas: &[&Path]) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in cas {
+        for c in CertificateDer::pem_file_iter(ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// The answer to one request: status code, body, and the server's leaf certificate.
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: Vec<u8>,
+    /// The certificate the server presented.
+    pub peer: Vec<u8>,
+}
+
+/// Sends one request over a new TLS connection to 127.0.0.1:`port` as `localhost`.
+pub fn request(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    version: &str,
+) -> std::io::Result<Answer> {
+    let conn = rustls::ClientConnection::new(Arc::clone(config), ServerName::try_from("localhost").unwrap())
+        .map_err(std::io::Error::other)?;
+    let stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let head = format!(
+        "{method} {path} {version}\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes())?;
+    tls.write_all(body)?;
+    tls.flush()?;
+    let mut raw = Vec::new();
+    match tls.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // servers may close without close_notify after Connection: close
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e),
+    }
+    let peer = tls.conn.peer_certificates().and_then(|c| c.first()).map(|c| c.to_vec()).unwrap_or_default();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| std::io::Error::other("no HTTP head"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut body = raw[split + 4..].to_vec();
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Ok(Answer { status, body, peer })
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+    out
+}
+
+/// A `driftgate serve` child process.
+pub struct Server {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+    /// Lines it wrote to stderr so far are collected here by a reader thread.
+    pub log: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Audit events it wrote to stdout.
+    pub events: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `driftgate serve` with `args` plus a free port, and waits until it listens.
+    pub fn start(args: &[&str], cert_dir: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = Command::new(super::bin())
+            .arg("serve")
+            .args(args)
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--tls-cert={}", cert_dir.join("tls.crt").display()))
+            .arg(format!("--tls-key={}", cert_dir.join("tls.key").display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (l, e) = (Arc::clone(&log), Arc::clone(&events));
+        let stderr = child.stderr.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                e.lock().unwrap().push(line);
+            }
+        });
+        let server = Self { child, port, log, events };
+        server.wait_for("listening on");
+        server
+    }
+
+    /// Waits (at most 20 s) for a stderr line containing `text`.
+    pub fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log.lock().unwrap().iter().any(|l| l.contains(text)) {
+            assert!(Instant::now() < deadline, "server never said {text:?}: {:?}", self.log.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> Option<i32> {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a CA and a serving certificate for localhost/127.0.0.1 into `dir` with `driftgate certs`.
+pub fn certs(dir: &Path) -> PathBuf {
+    let status = Command::new(super::bin())
+        .args([
+            "certs",
+            "--service",
+            "driftgate",
+            "--namespace",
+            "test",
+            "--dns",
+            "localhost",
+            "--ip",
+            "127.0.0.1",
+            "--out",
+        ])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir.join("ca.crt")
+}
