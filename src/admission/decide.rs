@@ -11,8 +11,7 @@ use crate::config::Mode;
 use crate::diff::compare::{self, Context};
 use crate::diff::ignore::{Applicable, Rule};
 use crate::diff::managed_fields::ManagedFields;
-use crate::diff::normalise::normalise;
-use crate::diff::report::{Settings, SourceInfo, diff_resource};
+use crate::diff::report::{self, Settings, SourceInfo, copy_if_needed};
 use crate::model::ownership::{self, Marker};
 use crate::model::scope::Scopes;
 use crate::model::{Manifest, ResourceKey};
@@ -225,7 +224,7 @@ fn drift_paths(
     let Some(obj) = obj else { return Vec::new() };
     let settings =
         Settings { rules: src.rules, reconcilers: policy.field_managers, instance_label: policy.instance_label };
-    diff_resource(key, desired, obj, settings).differences.into_iter().map(|d| d.path).collect()
+    report::drift_paths(key, desired, obj, settings)
 }
 
 /// A scale request: the new replica count against Git's, under the parent's rules.
@@ -271,14 +270,19 @@ fn update_paths(
 
 /// The paths an update changed, after normalisation, minus status and the system-wide rules.
 fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> Vec<String> {
-    let (old, new) = (normalise(old), normalise(new));
+    // compared in place (server metadata is skipped by the comparison); only Secrets are copied
+    let (old, new) = (copy_if_needed(old), copy_if_needed(new));
+    let (old, new) = (old.as_ref(), new.as_ref());
     let none = ManagedFields::default();
     let ctx = Context { kind: &key.kind, group: &key.group, managed: &none, reconcilers: policy.field_managers };
-    let diffs = compare::compare(&old, &new, &ctx);
-    let rules = Applicable::new(policy.rules, key, &old, &new);
+    let diffs = compare::compare(old, new, &ctx);
+    if diffs.is_empty() {
+        return Vec::new();
+    }
+    let rules = Applicable::new(policy.rules, key, old, new);
     diffs
         .iter()
-        .filter(|d| rules.suppression(d, &new, &none).is_none())
+        .filter(|d| rules.suppression(d, new, &none).is_none())
         .map(|d| d.path.to_string())
         .filter(|p| p != "status" && !p.starts_with("status.") && !p.starts_with("status["))
         .collect()

@@ -64,6 +64,7 @@ pub struct UserInfo {
 #[serde(rename_all = "camelCase")]
 #[allow(missing_docs)]
 pub struct Request {
+    #[serde(skip)]
     pub uid: String,
     #[serde(default)]
     pub kind: Gvk,
@@ -105,23 +106,39 @@ pub struct Review {
     pub request: Request,
 }
 
+/// The envelope, read in one pass: the objects go straight into the request.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    api_version: String,
+    #[serde(default)]
+    request: Option<RawRequest>,
+}
+
+/// A request whose uid may be missing, so that the error says so rather than "missing field".
+#[derive(Deserialize)]
+struct RawRequest {
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(flatten)]
+    rest: Request,
+}
+
 /// Parses a request body.
 pub fn parse(body: &[u8]) -> Result<Review, ReviewError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
-    if kind != "AdmissionReview" {
-        return Err(ReviewError::WrongKind(kind.to_owned()));
+    let env: Envelope = serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
+    if env.kind != "AdmissionReview" {
+        return Err(ReviewError::WrongKind(env.kind));
     }
-    let api_version = v.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_owned();
-    if api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1" {
-        return Err(ReviewError::WrongVersion(api_version));
+    if env.api_version != "admission.k8s.io/v1" && env.api_version != "admission.k8s.io/v1beta1" {
+        return Err(ReviewError::WrongVersion(env.api_version));
     }
-    let Some(req) = v.get("request").filter(|r| r.is_object()) else { return Err(ReviewError::MissingUid) };
-    if req.get("uid").and_then(Value::as_str).is_none_or(str::is_empty) {
-        return Err(ReviewError::MissingUid);
-    }
-    let request: Request = serde_json::from_value(req.clone()).map_err(|e| ReviewError::Malformed(e.to_string()))?;
-    Ok(Review { api_version, request })
+    let Some(raw) = env.request else { return Err(ReviewError::MissingUid) };
+    let Some(uid) = raw.uid.filter(|u| !u.is_empty()) else { return Err(ReviewError::MissingUid) };
+    Ok(Review { api_version: env.api_version, request: Request { uid, ..raw.rest } })
 }
 
 /// The answer to one request.

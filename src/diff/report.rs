@@ -182,24 +182,7 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
     let (d, l) = (d.as_ref(), l.as_ref());
-    let ctx = Context { kind: &key.kind, group: &key.group, managed: &managed, reconcilers: settings.reconcilers };
-    let all = compare::compare(d, l, &ctx);
-    let mut kept = Vec::new();
-    let mut suppressed = Vec::new();
-    if !all.is_empty() {
-        let applicable = Applicable::new(settings.rules, key, d, l);
-        for diff in all {
-            match applicable.suppression(&diff, l, &managed) {
-                Some(s) => suppressed.push(Suppressed {
-                    path: diff.path.to_string(),
-                    pointer: pointer(&diff),
-                    rule: s.rule,
-                    matched: s.matched,
-                }),
-                None => kept.push(diff),
-            }
-        }
-    }
+    let (mut kept, suppressed) = partition(key, d, l, &managed, settings);
     let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
     let (mut live_view, mut desired_view) = (None, None);
     if !kept.is_empty() {
@@ -245,7 +228,46 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
     }
 }
 
-fn copy_if_needed(v: &Value) -> Cow<'_, Value> {
+/// The differences that remain after the ignore rules, and those the rules suppressed.
+fn partition(
+    key: &ResourceKey,
+    d: &Value,
+    l: &Value,
+    managed: &ManagedFields<'_>,
+    settings: Settings<'_>,
+) -> (Vec<Difference>, Vec<Suppressed>) {
+    let ctx = Context { kind: &key.kind, group: &key.group, managed, reconcilers: settings.reconcilers };
+    let all = compare::compare(d, l, &ctx);
+    let mut kept = Vec::new();
+    let mut suppressed = Vec::new();
+    if !all.is_empty() {
+        let applicable = Applicable::new(settings.rules, key, d, l);
+        for diff in all {
+            match applicable.suppression(&diff, l, managed) {
+                Some(s) => suppressed.push(Suppressed {
+                    path: diff.path.to_string(),
+                    pointer: pointer(&diff),
+                    rule: s.rule,
+                    matched: s.matched,
+                }),
+                None => kept.push(diff),
+            }
+        }
+    }
+    (kept, suppressed)
+}
+
+/// Only the paths where `live` departs from `desired` after the ignore rules: what admission
+/// needs, without the views, masks and patch a report carries.
+pub fn drift_paths(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> Vec<String> {
+    let managed = ManagedFields::of(live);
+    let d = copy_if_needed(desired);
+    let l = copy_if_needed(live);
+    partition(key, d.as_ref(), l.as_ref(), &managed, settings).0.iter().map(|d| d.path.to_string()).collect()
+}
+
+/// A Secret is copied to fold `stringData`; anything else is compared in place.
+pub fn copy_if_needed(v: &Value) -> Cow<'_, Value> {
     if needs_copy(v) { Cow::Owned(normalise(v)) } else { Cow::Borrowed(v) }
 }
 
