@@ -8,6 +8,10 @@ use axum::routing::post;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use driftgate::admission::review::{self, Response};
 
+// the same allocator as `driftgate serve`, so that the floor measures the same stack
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 async fn validate(body: Bytes) -> axum::response::Response {
     use axum::response::IntoResponse;
     match review::parse(&body) {

@@ -136,3 +136,72 @@ impl Sink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admission::decide::Outcome;
+    use crate::admission::review::{Response, UserInfo};
+
+    fn verdict(outcome: Outcome) -> Verdict {
+        Verdict {
+            response: Response { uid: "u1".into(), allowed: false, ..Response::default() },
+            outcome,
+            key: Some(crate::model::ResourceKey::new("", "Secret", Some("demo"), "s")),
+            source: Some("guestbook".into()),
+        }
+    }
+
+    fn request(dry_run: bool) -> Request {
+        Request {
+            uid: "u1".into(),
+            operation: "UPDATE".into(),
+            user_info: UserInfo { username: "alice".into(), groups: vec!["developers".into()] },
+            dry_run: Some(dry_run),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn plain_allows_write_nothing() {
+        assert!(admission_event(&request(false), &verdict(Outcome::Allowed("unmanaged")), "t").is_none());
+    }
+
+    #[test]
+    fn violations_become_cloud_events_marked_dry_run() {
+        let v =
+            verdict(Outcome::Violation { mode: Mode::Enforce, paths: vec!["data.EXTRA".into()], message: "m".into() });
+        let e = admission_event(&request(false), &v, "2026-11-28T00:00:00Z").unwrap();
+        assert_eq!(e.specversion, "1.0");
+        assert_eq!(e.event_type, "dev.driftgate.admission.denied");
+        assert_eq!(e.subject.as_deref(), Some("/Secret/demo/s"));
+        assert_eq!(e.data["paths"][0], "data.EXTRA");
+        assert_eq!(e.data["actor"]["username"], "alice");
+        let dry = admission_event(&request(true), &v, "t").unwrap();
+        assert_eq!(dry.event_type, "dev.driftgate.admission.denied.dryrun");
+    }
+
+    #[test]
+    fn file_sink_appends_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let cfg = crate::config::Audit {
+            sinks: vec![crate::config::Sink {
+                sink_type: SinkType::File,
+                path: Some(path.clone()),
+                url: None,
+                spool_dir: None,
+            }],
+        };
+        let sinks = Sink::open_all(&cfg).unwrap();
+        let v = verdict(Outcome::BreakGlass("INC-1".into()));
+        let e = admission_event(&request(false), &v, "t").unwrap();
+        sinks[0].write(&e).unwrap();
+        sinks[0].write(&e).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let back: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(back["type"], "dev.driftgate.admission.breakglass");
+        assert_eq!(back["data"]["reason"], "INC-1");
+    }
+}
