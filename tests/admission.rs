@@ -159,3 +159,13 @@ fn malformed_requests_are_clear_errors() {
         assert!(err.contains(want), "{err}");
     }
 }
+
+#[test]
+fn v1beta1_reviews_are_answered_in_kind() {
+    let mut body = support::review("005");
+    body["apiVersion"] = "admission.k8s.io/v1beta1".into();
+    let (code, json, _) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(code, Some(0));
+    assert_eq!(json["apiVersion"], "admission.k8s.io/v1beta1");
+    assert_eq!(json["response"]["allowed"], false);
+}

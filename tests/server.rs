@@ -201,12 +201,39 @@ fn certificate_rotation_under_load_fails_no_request() {
 }
 
 #[test]
-fn sigterm_shuts_down_cleanly() {
+fn sigterm_drains_the_review_in_flight_then_exits_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let ca = certs(tmp.path());
     let server = Server::start(&[&config("guestbook-enforce.yaml")], tmp.path());
     server.wait_for("desired state loaded");
     let cfg = client(&[&ca]);
     assert_eq!(request(&cfg, server.port, "GET", "/readyz", b"", "HTTP/1.1").unwrap().status, 200);
-    assert_eq!(server.terminate(), Some(0));
+
+    // a review whose body is still arriving when SIGTERM comes
+    let body = serde_json::to_vec(&support::review("005")).unwrap();
+    let conn =
+        rustls::ClientConnection::new(Arc::clone(&cfg), rustls::pki_types::ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).unwrap();
+    tls.write_all(&body[..body.len() / 2]).unwrap();
+    tls.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = server.pid();
+    std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    server.wait_for("shutting down");
+    tls.write_all(&body[body.len() / 2..]).unwrap();
+    tls.flush().unwrap();
+    let mut raw = Vec::new();
+    let _ = tls.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200"), "the in-flight review was answered: {text}");
+    assert!(text.contains("\"allowed\":false"), "{text}");
+    assert_eq!(server.wait_exit(), Some(0));
 }
