@@ -17,6 +17,30 @@ fn config(name: &str) -> String {
     format!("--config={}", support::fixtures().join("configs").join(name).display())
 }
 
+/// A serving `driftgate serve` with the enforce config, its CA, and a client trusting it.
+fn started(tmp: &Path, extra: &[&str]) -> (Server, Arc<rustls::ClientConfig>) {
+    let ca = certs(tmp);
+    let cfg_arg = config("guestbook-enforce.yaml");
+    let mut args = vec![cfg_arg.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args, tmp);
+    server.wait_for("desired state loaded");
+    (server, client(&[&ca]))
+}
+
+/// An open TLS connection whose request the test writes by hand.
+fn raw_tls(
+    cfg: &Arc<rustls::ClientConfig>,
+    port: u16,
+) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+    let conn =
+        rustls::ClientConnection::new(Arc::clone(cfg), rustls::pki_types::ServerName::try_from("localhost").unwrap())
+            .unwrap();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    rustls::StreamOwned::new(conn, stream)
+}
+
 fn validate(cfg: &Arc<rustls::ClientConfig>, port: u16, body: &[u8]) -> (u16, Value) {
     let a = request(cfg, port, "POST", "/validate", body, "HTTP/1.1").unwrap();
     (a.status, serde_json::from_slice(&a.body).unwrap_or(Value::Null))
@@ -25,10 +49,7 @@ fn validate(cfg: &Arc<rustls::ClientConfig>, port: u16, body: &[u8]) -> (u16, Va
 #[test]
 fn every_captured_review_over_tls() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = certs(tmp.path());
-    let server = Server::start(&[&config("guestbook-enforce.yaml")], tmp.path());
-    server.wait_for("desired state loaded");
-    let cfg = client(&[&ca]);
+    let (server, cfg) = started(tmp.path(), &[]);
     let denied = ["005", "006", "007", "008", "009", "010"];
     for n in 1..=20 {
         let f = format!("{n:03}");
@@ -57,10 +78,7 @@ fn every_captured_review_over_tls() {
 #[test]
 fn malformed_and_hostile_requests_get_clear_answers() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = certs(tmp.path());
-    let server = Server::start(&[&config("guestbook-enforce.yaml"), "--request-timeout=1"], tmp.path());
-    server.wait_for("desired state loaded");
-    let cfg = client(&[&ca]);
+    let (server, cfg) = started(tmp.path(), &["--request-timeout=1"]);
     let full = serde_json::to_vec(&support::review("005")).unwrap();
     for (body, want) in [
         (full[..full.len() / 2].to_vec(), "malformed AdmissionReview"),
@@ -82,12 +100,7 @@ fn malformed_and_hostile_requests_get_clear_answers() {
     let a = request(&cfg, server.port, "POST", "/validate", &full, "HTTP/1.0").unwrap();
     assert_eq!(a.status, 200);
     // a slow client that never finishes its request is cut off by the request timeout
-    let conn =
-        rustls::ClientConnection::new(Arc::clone(&cfg), rustls::pki_types::ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let mut tls = raw_tls(&cfg, server.port);
     tls.write_all(b"POST /validate HTTP/1.1\r\nHost: localhost\r\n").unwrap();
     let start = Instant::now();
     let mut buf = Vec::new();
@@ -203,20 +216,12 @@ fn certificate_rotation_under_load_fails_no_request() {
 #[test]
 fn sigterm_drains_the_review_in_flight_then_exits_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
-    let ca = certs(tmp.path());
-    let server = Server::start(&[&config("guestbook-enforce.yaml")], tmp.path());
-    server.wait_for("desired state loaded");
-    let cfg = client(&[&ca]);
+    let (server, cfg) = started(tmp.path(), &[]);
     assert_eq!(request(&cfg, server.port, "GET", "/readyz", b"", "HTTP/1.1").unwrap().status, 200);
 
     // a review whose body is still arriving when SIGTERM comes
     let body = serde_json::to_vec(&support::review("005")).unwrap();
-    let conn =
-        rustls::ClientConnection::new(Arc::clone(&cfg), rustls::pki_types::ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, stream);
+    let mut tls = raw_tls(&cfg, server.port);
     let head = format!(
         "POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

@@ -271,7 +271,6 @@ fn merge_into(base: &mut Resource, new: &Resource, replace: bool) {
         obj.insert("type".into(), t.clone());
     }
     // the merged object keeps the base's build options, its hash suffix included (kustomize)
-    let _ = new.needs_hash;
 }
 
 #[cfg(test)]

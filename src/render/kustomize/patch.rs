@@ -108,7 +108,6 @@ fn apply_smp(
         None => Selector::of_patch(patch, file)?,
     };
     let delete_whole = patch.get("$patch").and_then(Value::as_str) == Some("delete");
-    let before = acc.len();
     let mut matched = 0;
     let mut i = 0;
     while i < acc.len() {
@@ -140,7 +139,6 @@ fn apply_smp(
         let what = describe_patch(patch);
         return Err(invalid(file, format!("{field}: no resource matches the patch for {what}")));
     }
-    let _ = before;
     Ok(())
 }
 

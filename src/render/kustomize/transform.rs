@@ -76,31 +76,26 @@ fn namespace(acc: &mut [Resource], ns: &str) {
                     }
                 });
             }
-            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
-                fieldspec::visit(&mut r.object, "webhooks[]/clientConfig/service", false, &mut |s| {
-                    if let Some(m) = s.as_object_mut() {
-                        m.insert("namespace".into(), Value::String(ns.to_owned()));
-                    }
-                });
+            kind => {
+                if let Some((_, path)) = SERVICE_REFS.iter().find(|(k, _)| *k == kind) {
+                    fieldspec::visit(&mut r.object, path, false, &mut |svc| {
+                        if let Some(m) = svc.as_object_mut() {
+                            m.insert("namespace".into(), Value::String(ns.to_owned()));
+                        }
+                    });
+                }
             }
-            "APIService" => {
-                fieldspec::visit(&mut r.object, "spec/service", false, &mut |s| {
-                    if let Some(m) = s.as_object_mut() {
-                        m.insert("namespace".into(), Value::String(ns.to_owned()));
-                    }
-                });
-            }
-            "CustomResourceDefinition" => {
-                fieldspec::visit(&mut r.object, "spec/conversion/webhook/clientConfig/service", false, &mut |s| {
-                    if let Some(m) = s.as_object_mut() {
-                        m.insert("namespace".into(), Value::String(ns.to_owned()));
-                    }
-                });
-            }
-            _ => {}
         }
     }
 }
+
+/// Where kinds name a Service whose namespace follows the kustomization's.
+const SERVICE_REFS: &[(&str, &str)] = &[
+    ("ValidatingWebhookConfiguration", "webhooks[]/clientConfig/service"),
+    ("MutatingWebhookConfiguration", "webhooks[]/clientConfig/service"),
+    ("APIService", "spec/service"),
+    ("CustomResourceDefinition", "spec/conversion/webhook/clientConfig/service"),
+];
 
 /// Kinds whose names the prefix and suffix leave alone.
 const NO_PREFIX: &[&str] = &["CustomResourceDefinition", "APIService", "Namespace"];
