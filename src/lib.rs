@@ -4,6 +4,8 @@
 //! - [`model`] loads manifests and keys them;
 //! - [`render`] turns a source folder into the desired state;
 //! - [`diff`] normalises, compares, applies ignore rules and builds drift reports;
+//! - [`detect`] keeps live projections and per-source status (the detector's pure core);
+//! - [`cluster`] is the only module that talks to the Kubernetes API;
 //! - [`config`] is the typed, validated configuration file;
 //! - [`cli`] is the command line, the only place that prints or exits.
 
@@ -13,6 +15,7 @@ pub mod certs;
 pub mod cli;
 pub mod config;
 pub mod desired;
+pub mod detect;
 pub mod diff;
 pub mod encoding;
 pub mod git;

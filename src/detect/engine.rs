@@ -1,0 +1,535 @@
+//! The detector's state machine: live projections in, per-source status and transitions out.
+//!
+//! Pure: the shell feeds it watch events, list results, kind states and new revisions, and
+//! passes the time in. Each input re-evaluates only the objects it can change; a new revision
+//! re-evaluates every object of the source.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::projection::Projection;
+use crate::diff::ignore::Rule;
+use crate::diff::managed_fields::Actor;
+use crate::diff::report::{self, Reported, Settings, SourceInfo};
+use crate::model::ownership::Marker;
+use crate::model::{Manifest, ResourceKey};
+
+/// A resource's status in one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum State {
+    /// Live matches Git.
+    Synced,
+    /// Live differs from Git.
+    OutOfSync,
+    /// Git declares it; it is not live (or the cluster does not serve its kind).
+    Missing,
+    /// Live, marked as the source's, but Git no longer declares it.
+    Extra,
+    /// Not known yet, or its kind cannot be watched (e.g. 403).
+    Unknown,
+}
+
+impl State {
+    /// Whether this state is drift that people should hear about.
+    pub fn is_drift(self) -> bool {
+        matches!(self, Self::OutOfSync | Self::Missing | Self::Extra)
+    }
+}
+
+/// How the watch of one kind stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", content = "message")]
+pub enum KindState {
+    /// Listed, and being watched.
+    Watching,
+    /// The cluster does not serve this kind (no CRD, or an API version it lacks).
+    Unserved,
+    /// Listing or watching fails, e.g. 403; only this kind's resources are Unknown.
+    Failed(String),
+}
+
+/// One source as the detector compares it.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// The config source's name.
+    pub name: String,
+    /// Repository, path, revision, commit.
+    pub info: SourceInfo,
+    /// The source's ignore rules, built-in first.
+    pub rules: Arc<[Rule]>,
+    /// The desired objects.
+    pub objects: Arc<BTreeMap<ResourceKey, Manifest>>,
+    /// The last fetch or render error, if the objects are stale.
+    pub error: Option<String>,
+}
+
+/// One resource's status, as the status API shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceState {
+    /// Which object.
+    pub key: ResourceKey,
+    /// Its status.
+    pub status: State,
+    /// When it entered this status (RFC 3339).
+    pub since: String,
+    /// Why it is Unknown or Missing, when the kind explains it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The live resourceVersion compared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_version: Option<String>,
+    /// The ownership marker of an Extra object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Marker>,
+    /// The differences, Secret values masked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub differences: Vec<Reported>,
+    /// Who drifted it: the non-reconciler managers of the drifted fields.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actors: Vec<Actor>,
+}
+
+/// A change of status, for the audit stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The source.
+    pub source: String,
+    /// The object.
+    pub key: ResourceKey,
+    /// The status before (`None`: not tracked).
+    pub from: Option<State>,
+    /// The status after (`None`: no longer tracked).
+    pub to: Option<State>,
+    /// The drifted paths.
+    pub paths: Vec<String>,
+    /// Who drifted it.
+    pub actors: Vec<Actor>,
+}
+
+impl Transition {
+    /// `drift.detected`, `drift.resolved`, or nothing for moves that are not news.
+    pub fn event(&self) -> Option<&'static str> {
+        let was = self.from.is_some_and(State::is_drift);
+        let is = self.to.is_some_and(State::is_drift);
+        match (was, is) {
+            (_, true) => Some("drift.detected"),
+            (true, false) if self.to != Some(State::Unknown) => Some("drift.resolved"),
+            _ => None,
+        }
+    }
+}
+
+/// Counts by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Synced resources.
+    pub synced: usize,
+    /// Out-of-sync resources.
+    pub out_of_sync: usize,
+    /// Missing resources.
+    pub missing: usize,
+    /// Extra resources.
+    pub extra: usize,
+    /// Resources of unknown status.
+    pub unknown: usize,
+}
+
+impl Counts {
+    fn add(&mut self, s: State) {
+        match s {
+            State::Synced => self.synced += 1,
+            State::OutOfSync => self.out_of_sync += 1,
+            State::Missing => self.missing += 1,
+            State::Extra => self.extra += 1,
+            State::Unknown => self.unknown += 1,
+        }
+    }
+
+    /// The count for one status.
+    pub fn get(&self, s: State) -> usize {
+        match s {
+            State::Synced => self.synced,
+            State::OutOfSync => self.out_of_sync,
+            State::Missing => self.missing,
+            State::Extra => self.extra,
+            State::Unknown => self.unknown,
+        }
+    }
+}
+
+/// A kind's watch state, as the status API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct KindReport {
+    /// API group (empty for core).
+    pub group: String,
+    /// Kind.
+    pub kind: String,
+    /// How its watch stands.
+    #[serde(flatten)]
+    pub state: KindState,
+}
+
+/// One source's status, as `GET /api/v1/sources/{name}` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceStatus {
+    /// The source's name.
+    pub name: String,
+    /// Repository, path, revision and commit.
+    pub info: SourceInfo,
+    /// The last fetch or render error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Counts by status.
+    pub summary: Counts,
+    /// The latest status change of any of its resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_change: Option<String>,
+    /// Kinds that are not watched normally (unserved, forbidden).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<KindReport>,
+    /// Every resource; left out of the list of sources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<ResourceState>>,
+}
+
+/// The detector's state.
+#[derive(Debug, Default)]
+pub struct Engine {
+    sources: Vec<SourceSpec>,
+    reconcilers: Vec<String>,
+    instance_label: bool,
+    live: HashMap<ResourceKey, Projection>,
+    kinds: BTreeMap<(String, String), KindState>,
+    states: Vec<BTreeMap<ResourceKey, ResourceState>>,
+    /// Per source, the (group, kind) pairs it declares, to attribute unnamed Extra objects.
+    declared_kinds: Vec<HashSet<(String, String)>>,
+}
+
+/// What one evaluation concluded.
+struct Judgement {
+    status: State,
+    reason: Option<String>,
+    resource_version: Option<String>,
+    marker: Option<Marker>,
+    differences: Vec<Reported>,
+}
+
+impl Engine {
+    /// An engine with no sources yet.
+    pub fn new(reconcilers: Vec<String>, instance_label: bool) -> Self {
+        Self { reconcilers, instance_label, ..Self::default() }
+    }
+
+    /// Whether the Argo CD instance label counts as a marker.
+    pub fn instance_label(&self) -> bool {
+        self.instance_label
+    }
+
+    /// The sources' desired states changed (a new revision, or a source added): everything is
+    /// evaluated again.
+    pub fn set_sources(&mut self, sources: Vec<SourceSpec>, now: &str) -> Vec<Transition> {
+        let mut old: HashMap<String, BTreeMap<ResourceKey, ResourceState>> =
+            self.sources.iter().map(|s| s.name.clone()).zip(std::mem::take(&mut self.states)).collect();
+        self.declared_kinds =
+            sources.iter().map(|s| s.objects.keys().map(|k| (k.group.clone(), k.kind.clone())).collect()).collect();
+        self.sources = sources;
+        self.states = self.sources.iter().map(|s| old.remove(&s.name).unwrap_or_default()).collect();
+        let mut out = Vec::new();
+        // sources that went away resolve what they tracked
+        for (name, states) in old {
+            for (key, st) in states {
+                out.push(Transition { source: name.clone(), key, from: Some(st.status), to: None, ..none() });
+            }
+        }
+        for i in 0..self.sources.len() {
+            let keys: BTreeSet<ResourceKey> = self.states[i]
+                .keys()
+                .chain(self.sources[i].objects.keys())
+                .chain(self.live.iter().filter(|(_, p)| p.marker.is_some()).map(|(k, _)| k))
+                .cloned()
+                .collect();
+            for key in keys {
+                let live = self.live.get(&key).map(Projection::object);
+                let j = self.judge(i, &key, live.as_ref());
+                self.record(i, &key, j, now, &mut out);
+            }
+        }
+        out
+    }
+
+    /// A live object was added or changed.
+    pub fn apply(&mut self, key: ResourceKey, object: Value, now: &str) -> Vec<Transition> {
+        let projection = Projection::of(object, &key, self.instance_label);
+        // the projection is what is compared, so the status always matches what is kept
+        let live = projection.object();
+        self.live.insert(key.clone(), projection);
+        self.evaluate(&key, Some(&live), now)
+    }
+
+    /// A live object was deleted.
+    pub fn delete(&mut self, key: &ResourceKey, now: &str) -> Vec<Transition> {
+        self.live.remove(key);
+        self.evaluate(key, None, now)
+    }
+
+    /// A kind was listed afresh (the first list, or a re-list after a 410): `objects` is the
+    /// whole of it within `namespace` (all namespaces for `None`).
+    pub fn relist(
+        &mut self,
+        group: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        objects: Vec<(ResourceKey, Value)>,
+        now: &str,
+    ) -> Vec<Transition> {
+        let listed: HashSet<ResourceKey> = objects.iter().map(|(k, _)| k.clone()).collect();
+        let in_scope = |k: &ResourceKey| {
+            k.group == group && k.kind == kind && (namespace.is_none() || k.namespace.as_deref() == namespace)
+        };
+        let gone: Vec<ResourceKey> =
+            self.live.keys().filter(|k| in_scope(k) && !listed.contains(*k)).cloned().collect();
+        // the cache is brought up to date first, so that no object is judged Missing on the way
+        for key in &gone {
+            self.live.remove(key);
+        }
+        for (key, object) in objects {
+            let projection = Projection::of(object, &key, self.instance_label);
+            self.live.insert(key, projection);
+        }
+        self.kinds.insert((group.to_owned(), kind.to_owned()), KindState::Watching);
+        let mut keys: BTreeSet<ResourceKey> = listed.into_iter().chain(gone).collect();
+        for s in &self.sources {
+            keys.extend(s.objects.keys().filter(|k| in_scope(k)).cloned());
+        }
+        let mut out = Vec::new();
+        for key in keys {
+            let live = self.live.get(&key).map(Projection::object);
+            out.extend(self.evaluate(&key, live.as_ref(), now));
+        }
+        out
+    }
+
+    /// A kind's watch state changed; its declared resources are evaluated again.
+    pub fn set_kind(&mut self, group: &str, kind: &str, state: KindState, now: &str) -> Vec<Transition> {
+        let gk = (group.to_owned(), kind.to_owned());
+        if self.kinds.get(&gk) == Some(&state) {
+            return Vec::new();
+        }
+        self.kinds.insert(gk, state);
+        let mut keys: BTreeSet<ResourceKey> = BTreeSet::new();
+        for s in &self.sources {
+            keys.extend(s.objects.keys().filter(|k| k.group == group && k.kind == kind).cloned());
+        }
+        let mut out = Vec::new();
+        for key in keys {
+            let live = self.live.get(&key).map(Projection::object);
+            out.extend(self.evaluate(&key, live.as_ref(), now));
+        }
+        out
+    }
+
+    /// Evaluates one key in every source that declares or owns it.
+    fn evaluate(&mut self, key: &ResourceKey, live: Option<&Value>, now: &str) -> Vec<Transition> {
+        let mut out = Vec::new();
+        for i in 0..self.sources.len() {
+            let j = self.judge(i, key, live);
+            self.record(i, key, j, now, &mut out);
+        }
+        out
+    }
+
+    fn judge(&self, i: usize, key: &ResourceKey, live: Option<&Value>) -> Option<Judgement> {
+        let src = &self.sources[i];
+        let projection = self.live.get(key);
+        let Some(want) = src.objects.get(key) else {
+            let marker = projection.and_then(|p| p.marker.clone())?;
+            if self.owner_of_extra(key, &marker) != Some(i) {
+                return None;
+            }
+            return Some(Judgement {
+                status: State::Extra,
+                reason: None,
+                resource_version: projection.map(|p| p.resource_version.to_string()),
+                marker: Some(marker),
+                differences: Vec::new(),
+            });
+        };
+        let blank = |status, reason: Option<String>| Judgement {
+            status,
+            reason,
+            resource_version: None,
+            marker: None,
+            differences: Vec::new(),
+        };
+        match self.kinds.get(&(key.group.clone(), key.kind.clone())) {
+            None => return Some(blank(State::Unknown, Some("waiting for the first list of its kind".into()))),
+            Some(KindState::Unserved) => {
+                return Some(blank(State::Missing, Some(format!("the cluster does not serve {}", kind_name(key)))));
+            }
+            Some(KindState::Failed(msg)) => return Some(blank(State::Unknown, Some(msg.clone()))),
+            Some(KindState::Watching) => {}
+        }
+        let Some(live) = live else { return Some(blank(State::Missing, None)) };
+        let settings =
+            Settings { rules: &src.rules, reconcilers: &self.reconcilers, instance_label: self.instance_label };
+        let r = report::diff_resource(key, &want.object, live, settings);
+        let status = if r.differences.is_empty() { State::Synced } else { State::OutOfSync };
+        Some(Judgement {
+            status,
+            reason: None,
+            resource_version: projection.map(|p| p.resource_version.to_string()),
+            marker: None,
+            differences: r.differences,
+        })
+    }
+
+    /// The source an undeclared, marked object belongs to: the one its marker names, else the
+    /// first that declares objects of its kind.
+    fn owner_of_extra(&self, key: &ResourceKey, marker: &Marker) -> Option<usize> {
+        let name = match marker {
+            Marker::ArgoTrackingId { app } | Marker::ArgoInstanceLabel { app } => app,
+            Marker::FluxKustomization { name } | Marker::FluxHelmRelease { name } => name,
+        };
+        if let Some(i) = self.sources.iter().position(|s| &s.name == name) {
+            return Some(i);
+        }
+        let gk = (key.group.clone(), key.kind.clone());
+        self.declared_kinds.iter().position(|kinds| kinds.contains(&gk))
+    }
+
+    fn record(&mut self, i: usize, key: &ResourceKey, j: Option<Judgement>, now: &str, out: &mut Vec<Transition>) {
+        let states = &mut self.states[i];
+        let before = states.get(key).map(|s| s.status);
+        let source = self.sources[i].name.clone();
+        let Some(j) = j else {
+            if let Some(old) = states.remove(key) {
+                out.push(Transition { source, key: key.clone(), from: Some(old.status), to: None, ..none() });
+            }
+            return;
+        };
+        let actors = actors_of(&j.differences);
+        let paths: Vec<String> = j.differences.iter().map(|d| d.path.clone()).collect();
+        let changed = before != Some(j.status)
+            || states.get(key).is_some_and(|s| s.differences.iter().map(|d| &d.path).ne(paths.iter()));
+        let since = match states.get(key) {
+            Some(s) if before == Some(j.status) => s.since.clone(),
+            _ => now.to_owned(),
+        };
+        if changed {
+            out.push(Transition {
+                source,
+                key: key.clone(),
+                from: before,
+                to: Some(j.status),
+                paths,
+                actors: actors.clone(),
+            });
+        }
+        states.insert(
+            key.clone(),
+            ResourceState {
+                key: key.clone(),
+                status: j.status,
+                since,
+                reason: j.reason,
+                resource_version: j.resource_version,
+                marker: j.marker,
+                differences: j.differences,
+                actors,
+            },
+        );
+    }
+
+    /// Every source's status; `resources` adds each resource's.
+    pub fn status(&self, resources: bool) -> Vec<SourceStatus> {
+        (0..self.sources.len()).map(|i| self.source_status(i, resources)).collect()
+    }
+
+    /// One source's status, with its resources.
+    pub fn source(&self, name: &str) -> Option<SourceStatus> {
+        self.sources.iter().position(|s| s.name == name).map(|i| self.source_status(i, true))
+    }
+
+    fn source_status(&self, i: usize, resources: bool) -> SourceStatus {
+        let src = &self.sources[i];
+        let mut summary = Counts::default();
+        let mut last_change: Option<&str> = None;
+        for st in self.states[i].values() {
+            summary.add(st.status);
+            if last_change.is_none_or(|t| st.since.as_str() > t) {
+                last_change = Some(&st.since);
+            }
+        }
+        let declared = &self.declared_kinds[i];
+        let kinds = self
+            .kinds
+            .iter()
+            .filter(|(gk, state)| declared.contains(*gk) && **state != KindState::Watching)
+            .map(|((group, kind), state)| KindReport { group: group.clone(), kind: kind.clone(), state: state.clone() })
+            .collect();
+        SourceStatus {
+            name: src.name.clone(),
+            info: src.info.clone(),
+            error: src.error.clone(),
+            summary,
+            last_change: last_change.map(str::to_owned),
+            kinds,
+            resources: resources.then(|| self.states[i].values().cloned().collect()),
+        }
+    }
+
+    /// Counts by status for each source, for the gauges.
+    pub fn counts(&self) -> Vec<(&str, Counts)> {
+        self.sources
+            .iter()
+            .zip(&self.states)
+            .map(|(s, states)| {
+                let mut c = Counts::default();
+                states.values().for_each(|st| c.add(st.status));
+                (s.name.as_str(), c)
+            })
+            .collect()
+    }
+
+    /// The number of live objects held, and the bytes their projections take.
+    pub fn live_size(&self) -> (usize, usize) {
+        (self.live.len(), self.live.values().map(Projection::size).sum())
+    }
+
+    /// The ownership marker of a live object, if it is held and has one.
+    pub fn live_marker(&self, key: &ResourceKey) -> Option<&Marker> {
+        self.live.get(key).and_then(|p| p.marker.as_ref())
+    }
+}
+
+fn none() -> Transition {
+    Transition {
+        source: String::new(),
+        key: ResourceKey::new("", "", None, ""),
+        from: None,
+        to: None,
+        paths: Vec::new(),
+        actors: Vec::new(),
+    }
+}
+
+fn kind_name(key: &ResourceKey) -> String {
+    if key.group.is_empty() { key.kind.clone() } else { format!("{}.{}", key.kind, key.group) }
+}
+
+/// The distinct actors of a set of differences, in first-seen order.
+fn actors_of(differences: &[Reported]) -> Vec<Actor> {
+    let mut out: Vec<Actor> = Vec::new();
+    for a in differences.iter().flat_map(|d| &d.actors) {
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    out
+}
