@@ -4,6 +4,7 @@
 
 mod certs;
 mod diff;
+mod live;
 mod render;
 mod review;
 mod serve;

@@ -35,15 +35,28 @@ pub struct DesiredState {
 }
 
 /// The current desired state, swapped atomically.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     current: RwLock<Arc<DesiredState>>,
+    /// Bumped on every change, so the detector wakes for a new revision instead of polling.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self { current: RwLock::default(), changes: tokio::sync::watch::Sender::new(0) }
+    }
 }
 
 impl Store {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A receiver that sees a new value after every change.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
     }
 
     /// The current snapshot; cheap, and never torn.
@@ -63,6 +76,8 @@ impl Store {
         let mut next = DesiredState::clone(&guard);
         next.sources.insert(name.to_owned(), state);
         *guard = Arc::new(next);
+        drop(guard);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     /// Records an error on a source, keeping its objects.

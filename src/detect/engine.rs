@@ -279,13 +279,14 @@ impl Engine {
     }
 
     /// A kind was listed afresh (the first list, or a re-list after a 410): `objects` is the
-    /// whole of it within `namespace` (all namespaces for `None`).
+    /// whole of it within `namespace` (all namespaces for `None`), projected as they arrived so
+    /// that a large list is never held whole.
     pub fn relist(
         &mut self,
         group: &str,
         kind: &str,
         namespace: Option<&str>,
-        objects: Vec<(ResourceKey, Value)>,
+        objects: Vec<(ResourceKey, Projection)>,
         now: &str,
     ) -> Vec<Transition> {
         let listed: HashSet<ResourceKey> = objects.iter().map(|(k, _)| k.clone()).collect();
@@ -298,8 +299,7 @@ impl Engine {
         for key in &gone {
             self.live.remove(key);
         }
-        for (key, object) in objects {
-            let projection = Projection::of(object, &key, self.instance_label);
+        for (key, projection) in objects {
             self.live.insert(key, projection);
         }
         self.kinds.insert((group.to_owned(), kind.to_owned()), KindState::Watching);

@@ -45,6 +45,11 @@ fn source(name: &str, image: &str) -> SourceSpec {
     }
 }
 
+fn proj(k: ResourceKey, v: Value) -> (ResourceKey, Projection) {
+    let p = Projection::of(v, &k, false);
+    (k, p)
+}
+
 fn engine() -> Engine {
     let mut e = Engine::new(vec!["argocd-controller".into()], false);
     assert!(e.set_sources(vec![source("shop", "nginx:1.25")], "t0").iter().all(|t| t.event().is_none()));
@@ -63,7 +68,7 @@ fn unknown_until_the_kind_is_listed_then_synced_without_news() {
         "apps",
         "Deployment",
         Some("demo"),
-        vec![(key(), live("nginx:1.25", "10", "argocd-controller"))],
+        vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
         "t1",
     );
     assert_eq!(t.len(), 1);
@@ -74,7 +79,13 @@ fn unknown_until_the_kind_is_listed_then_synced_without_news() {
 #[test]
 fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
     let mut e = engine();
-    e.relist("apps", "Deployment", Some("demo"), vec![(key(), live("nginx:1.25", "10", "argocd-controller"))], "t1");
+    e.relist(
+        "apps",
+        "Deployment",
+        Some("demo"),
+        vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
+        "t1",
+    );
     let t = e.apply(key(), live("nginx:1.26", "11", "kubectl-edit"), "t2");
     assert_eq!(t[0].event(), Some("drift.detected"));
     assert_eq!(t[0].actors[0].manager, "kubectl-edit");
@@ -91,7 +102,13 @@ fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
 #[test]
 fn deletion_is_missing_and_a_new_revision_re_evaluates() {
     let mut e = engine();
-    e.relist("apps", "Deployment", Some("demo"), vec![(key(), live("nginx:1.26", "10", "argocd-controller"))], "t1");
+    e.relist(
+        "apps",
+        "Deployment",
+        Some("demo"),
+        vec![proj(key(), live("nginx:1.26", "10", "argocd-controller"))],
+        "t1",
+    );
     assert_eq!(status(&e), State::OutOfSync);
     let t = e.set_sources(vec![source("shop", "nginx:1.26")], "t2");
     assert_eq!(t[0].event(), Some("drift.resolved"));
@@ -118,7 +135,7 @@ fn marked_objects_git_no_longer_declares_are_extra() {
     let mut obj = live("nginx:1", "5", "argocd-controller");
     obj["metadata"]["name"] = json!("old");
     obj["metadata"]["annotations"] = json!({"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:demo/old"});
-    let t = e.relist("apps", "Deployment", Some("demo"), vec![(other.clone(), obj)], "t1");
+    let t = e.relist("apps", "Deployment", Some("demo"), vec![proj(other.clone(), obj)], "t1");
     assert!(t.iter().any(|t| t.key == other && t.to == Some(State::Extra) && t.event() == Some("drift.detected")));
     assert!(t.iter().any(|t| t.key == key() && t.to == Some(State::Missing)));
     let t = e.delete(&other, "t2");
@@ -128,7 +145,13 @@ fn marked_objects_git_no_longer_declares_are_extra() {
 #[test]
 fn projections_are_much_smaller_than_values() {
     let mut e = engine();
-    e.relist("apps", "Deployment", Some("demo"), vec![(key(), live("nginx:1.25", "10", "argocd-controller"))], "t1");
+    e.relist(
+        "apps",
+        "Deployment",
+        Some("demo"),
+        vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
+        "t1",
+    );
     let (n, bytes) = e.live_size();
     assert_eq!(n, 1);
     assert!(bytes < 1000, "{bytes}");

@@ -28,6 +28,7 @@ pub fn review(prefix: &str) -> Value {
     json(&format!("admission-reviews/{}", names.first().expect("no such review")))
 }
 
+pub mod apiserver;
 pub mod git;
 pub mod https;
 

@@ -1,0 +1,38 @@
+//! The cluster shell: the only module that imports kube. It connects, discovers the kinds the
+//! desired state holds, lists and watches them into the detector's engine, and runs
+//! server-side-apply dry runs. Every decision stays in `detect` and `diff`.
+
+mod client;
+mod detector;
+mod discovery;
+mod dry_run;
+mod list;
+mod watch;
+
+pub use client::{Connection, connect};
+pub use detector::{Detector, DetectorHandle};
+pub use discovery::{Resolved, Target, resolve, targets};
+pub use dry_run::dry_run_apply;
+pub use list::list_live;
+
+use thiserror::Error;
+
+/// Why the cluster could not be reached or read.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// No kubeconfig or in-cluster configuration could be loaded.
+    #[error("cannot load the cluster configuration: {0}")]
+    Config(String),
+    /// The client could not be built (bad certificates, proxy).
+    #[error("cannot build the Kubernetes client: {0}")]
+    Client(String),
+    /// A request failed.
+    #[error("{what}: {source}")]
+    Api {
+        /// What was being done, e.g. `list apps/v1 Deployment in demo`.
+        what: String,
+        /// The API's answer.
+        source: kube::Error,
+    },
+}

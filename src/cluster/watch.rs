@@ -1,0 +1,99 @@
+//! One watcher per kind: kube-runtime's watcher (list, then watch from the list's
+//! resourceVersion with bookmarks, re-list on 410 Gone, back off on errors) feeding the
+//! detector with projections, never with whole objects held in a store.
+
+use futures::StreamExt as _;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::WatchStreamExt as _;
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{Connection, Target};
+use crate::detect::Projection;
+use crate::model::ResourceKey;
+
+/// Objects per list page: the page is the most the watcher holds as whole objects at once.
+const PAGE: u32 = 100;
+
+/// What a watcher tells the detector.
+#[derive(Debug)]
+pub(super) enum LiveEvent {
+    /// A complete list of the target (first list, or re-list after 410 or a lost watch).
+    Relisted { target: Target, objects: Vec<(ResourceKey, Projection)> },
+    /// An object was added or changed.
+    Applied(ResourceKey, Value),
+    /// An object was deleted.
+    Deleted(ResourceKey),
+    /// Listing or watching failed; the watcher backs off and tries again.
+    Failed { target: Target, message: String },
+}
+
+/// Starts watching `target`. The task ends when the receiver is dropped or it is aborted.
+pub(super) fn spawn(
+    conn: &Connection,
+    target: Target,
+    ar: ApiResource,
+    instance_label: bool,
+    tx: mpsc::Sender<LiveEvent>,
+) -> JoinHandle<()> {
+    let api: Api<DynamicObject> = match &target.namespace {
+        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, &ar),
+        None => Api::all_with(conn.client.clone(), &ar),
+    };
+    tokio::spawn(async move {
+        let config = watcher::Config::default().page_size(PAGE);
+        let mut stream = watcher::watcher(api, config).default_backoff().boxed();
+        let mut buffer: Vec<(ResourceKey, Projection)> = Vec::new();
+        while let Some(item) = stream.next().await {
+            let event = match item {
+                Ok(Event::Init) => {
+                    buffer.clear();
+                    continue;
+                }
+                Ok(Event::InitApply(obj)) => {
+                    let (key, value) = keyed(obj, &ar);
+                    let projection = Projection::of(value, &key, instance_label);
+                    buffer.push((key, projection));
+                    continue;
+                }
+                Ok(Event::InitDone) => {
+                    LiveEvent::Relisted { target: target.clone(), objects: std::mem::take(&mut buffer) }
+                }
+                Ok(Event::Apply(obj)) => {
+                    let (key, value) = keyed(obj, &ar);
+                    LiveEvent::Applied(key, value)
+                }
+                Ok(Event::Delete(obj)) => LiveEvent::Deleted(keyed(obj, &ar).0),
+                Err(e) => LiveEvent::Failed { target: target.clone(), message: failure(&e) },
+            };
+            if tx.send(event).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+fn keyed(obj: DynamicObject, ar: &ApiResource) -> (ResourceKey, Value) {
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let namespace = obj.metadata.namespace.clone();
+    let key = ResourceKey::new(&ar.group, &ar.kind, namespace.as_deref(), &name);
+    (key, super::list::to_json(obj, ar))
+}
+
+/// A short reason: the API's code and message when it gave one.
+fn failure(e: &watcher::Error) -> String {
+    let api = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some((s.code, s.reason.clone(), s.message.clone())),
+        watcher::Error::WatchError(s) => Some((s.code, s.reason.clone(), s.message.clone())),
+        _ => None,
+    };
+    match api {
+        Some((code, reason, message)) => format!("{code} {reason}: {message}"),
+        None => e.to_string(),
+    }
+}
