@@ -36,6 +36,15 @@ pub struct Policy<'a> {
     pub instance_label: bool,
     /// System-wide rules, for objects managed by identity only.
     pub rules: &'a [Rule],
+    /// The detector's view of live objects, when it runs: it knows an object is managed even
+    /// when the request carries no marker. It answers from memory, never from the API.
+    pub live: Option<&'a dyn LiveView>,
+}
+
+/// What the detector knows of live objects, as admission may ask it.
+pub trait LiveView: std::fmt::Debug + Sync {
+    /// The ownership marker the live object carries, if it is known and has one.
+    fn marker(&self, key: &ResourceKey) -> Option<Marker>;
 }
 
 /// One source's desired objects as the decision sees them.
@@ -106,8 +115,18 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
     let Some((key, managed)) = target(sources, req, scale) else { return allow(verdict, "not a Kubernetes object") };
     verdict.key = Some(key.clone());
     let subject = if req.operation == "DELETE" { req.old_object.as_ref() } else { req.object.as_ref() };
-    let marker =
-        managed.is_none().then(|| subject.and_then(|o| ownership::marker(o, &key, policy.instance_label))).flatten();
+    // the marker may be on the request's object, on the object it replaces (an edit that strips
+    // the marker), or, when the detector runs, on the live object it last saw
+    let marker = managed
+        .is_none()
+        .then(|| {
+            [subject, req.old_object.as_ref()]
+                .into_iter()
+                .flatten()
+                .find_map(|o| ownership::marker(o, &key, policy.instance_label))
+                .or_else(|| policy.live.and_then(|l| l.marker(&key)))
+        })
+        .flatten();
     if managed.is_none() && marker.is_none() {
         return allow(verdict, "unmanaged");
     }

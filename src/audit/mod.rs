@@ -12,6 +12,9 @@ use serde_json::Value;
 use crate::admission::decide::{Outcome, Verdict};
 use crate::admission::review::Request;
 use crate::config::{Mode, SinkType};
+use crate::detect::Transition;
+use crate::diff::report::SourceInfo;
+use sha2::{Digest as _, Sha256};
 
 /// A CloudEvents 1.0 envelope.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -77,6 +80,40 @@ pub fn admission_event(req: &Request, verdict: &Verdict, time: &str) -> Option<C
         time: time.to_owned(),
         datacontenttype: "application/json",
         subject: verdict.key.as_ref().map(ToString::to_string),
+        data,
+    })
+}
+
+/// The event for a drift transition (`dev.driftgate.drift.detected` or `.resolved`), or `None`
+/// for moves that are not news. Paths and actors only: never a value.
+pub fn drift_event(t: &Transition, info: Option<&SourceInfo>, time: &str) -> Option<CloudEvent> {
+    let kind = t.event()?;
+    let data = serde_json::json!({
+        "source": t.source,
+        "repo": info.and_then(|i| i.repo.as_deref()),
+        "path": info.map(|i| i.path.as_str()),
+        "revision": info.and_then(|i| i.revision.as_deref()),
+        "commit": info.and_then(|i| i.commit.as_deref()),
+        "object": t.key,
+        "status": t.to,
+        "previous": t.from,
+        "paths": t.paths,
+        "actors": t.actors,
+        "dryRun": false,
+    });
+    // the id is a digest of what happened and when, so a replayed transition dedups
+    let id = crate::encoding::hex(&Sha256::digest(format!("{kind}|{}|{}|{:?}|{:?}|{time}", t.source, t.key, t.from, t.to)))
+        .chars()
+        .take(32)
+        .collect();
+    Some(CloudEvent {
+        specversion: "1.0",
+        id,
+        source: "driftgate".into(),
+        event_type: format!("dev.driftgate.{kind}"),
+        time: time.to_owned(),
+        datacontenttype: "application/json",
+        subject: Some(t.key.to_string()),
         data,
     })
 }

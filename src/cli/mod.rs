@@ -9,6 +9,7 @@ mod render;
 mod review;
 mod serve;
 mod source;
+mod status;
 mod watch;
 
 use std::io::IsTerminal;
@@ -32,8 +33,11 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Compare live objects with the desired state. Exit 0 in sync, 1 drift, 2 error.
     Diff(diff::DiffArgs),
-    /// Serve the admission webhook over TLS (POST /validate, /healthz, /readyz, /metrics).
+    /// Serve the admission webhook over TLS (POST /validate, /healthz, /readyz, /metrics), the
+    /// drift detector when a cluster is configured, and its status API (/api/v1/sources).
     Serve(serve::ServeArgs),
+    /// Show each source's drift as a table: from a running server, or computed once.
+    Status(status::StatusArgs),
     /// Write a CA and a serving certificate for the webhook Service; print the caBundle.
     Certs(certs::CertsArgs),
     /// Decide one AdmissionReview offline and print the response the webhook would send.
@@ -88,6 +92,7 @@ pub fn main() -> ExitCode {
         Command::Review(args) => review::run(&args),
         Command::Certs(args) => certs::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Status(args) => status::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

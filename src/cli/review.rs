@@ -55,6 +55,7 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
         mode: config.admission.mode,
         instance_label: config.ownership.instance_label,
         rules: &base_rules,
+        live: None,
     };
     let verdict = decide::decide(&policy, &views, &parsed.request);
     let mut out = std::io::stdout().lock();

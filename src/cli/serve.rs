@@ -12,6 +12,7 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use clap::Args;
 
 use crate::audit::Sink;
+use crate::cluster::{self, Detector};
 use crate::config::Config;
 use crate::desired::{self, Event, Store};
 use crate::server::{self, AppState, CertWatcher};
@@ -31,9 +32,13 @@ pub struct ServeArgs {
     /// Serving key (PEM); reloaded when it changes.
     #[arg(long, env = "DRIFTGATE_TLS_KEY")]
     pub tls_key: PathBuf,
-    /// Kubeconfig for the detector and healer (not needed to decide admissions).
+    /// Kubeconfig for the detector (not needed to decide admissions). Without it, `KUBECONFIG`
+    /// or the in-cluster service account; with none of them, the detector is off.
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use instead of the current one.
+    #[arg(long)]
+    pub context: Option<String>,
     /// Close connections that send no complete request within this many seconds.
     #[arg(long, default_value_t = 10)]
     pub request_timeout: u64,
@@ -90,6 +95,8 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             }
         });
 
+        start_detector(args, &config, &state);
+
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
         tokio::spawn(async move {
@@ -112,6 +119,31 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             .await
     })?;
     Ok(super::EXIT_OK)
+}
+
+/// Starts the drift detector when a cluster is configured; the webhook never waits for it.
+fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>) {
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    if args.kubeconfig.is_none() && args.context.is_none() && !in_cluster {
+        eprintln!("driftgate: no cluster configuration (--kubeconfig, KUBECONFIG or in-cluster); the drift detector is off");
+        return;
+    }
+    let (kubeconfig, context) = (args.kubeconfig.clone(), args.context.clone());
+    let (config, state, store) = (Arc::clone(config), Arc::clone(state), state.store());
+    tokio::spawn(async move {
+        let conn = match cluster::connect(kubeconfig.as_deref(), context.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("driftgate: the drift detector is off: {e}");
+                return;
+            }
+        };
+        eprintln!("driftgate: drift detector watching {}", conn.server);
+        let detector = Detector::new(conn, config, store);
+        state.set_detector(detector.handle());
+        let observer = Arc::clone(&state);
+        detector.run(Box::new(move |engine, transitions| observer.observe_drift(engine, transitions))).await;
+    });
 }
 
 async fn wait_for_signal() {

@@ -23,8 +23,8 @@ const BATCH: usize = 512;
 /// How often kinds whose discovery failed are tried again.
 const RETRY_DISCOVERY: Duration = Duration::from_secs(30);
 
-/// The engine, shared with the status API.
-#[derive(Clone)]
+/// The engine, shared with the status API and admission.
+#[derive(Clone, Debug)]
 pub struct DetectorHandle {
     engine: Arc<Mutex<Engine>>,
 }
@@ -36,6 +36,14 @@ impl DetectorHandle {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         }
+    }
+}
+
+impl crate::admission::decide::LiveView for DetectorHandle {
+    /// Never waits: while the engine is busy (a re-list, a new revision) the live view is skipped.
+    fn marker(&self, key: &crate::model::ResourceKey) -> Option<crate::model::ownership::Marker> {
+        let engine = self.engine.try_lock().ok()?;
+        engine.live_marker(key).cloned()
     }
 }
 

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::projection::Projection;
@@ -18,7 +18,7 @@ use crate::model::ownership::Marker;
 use crate::model::{Manifest, ResourceKey};
 
 /// A resource's status in one source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
     /// Live matches Git.
     Synced,
@@ -40,7 +40,7 @@ impl State {
 }
 
 /// How the watch of one kind stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", content = "message")]
 pub enum KindState {
     /// Listed, and being watched.
@@ -67,7 +67,7 @@ pub struct SourceSpec {
 }
 
 /// One resource's status, as the status API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceState {
     /// Which object.
@@ -86,10 +86,10 @@ pub struct ResourceState {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<Marker>,
     /// The differences, Secret values masked.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub differences: Vec<Reported>,
     /// Who drifted it: the non-reconciler managers of the drifted fields.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<Actor>,
 }
 
@@ -124,7 +124,7 @@ impl Transition {
 }
 
 /// Counts by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     /// Synced resources.
@@ -163,7 +163,7 @@ impl Counts {
 }
 
 /// A kind's watch state, as the status API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KindReport {
     /// API group (empty for core).
     pub group: String,
@@ -175,7 +175,7 @@ pub struct KindReport {
 }
 
 /// One source's status, as `GET /api/v1/sources/{name}` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceStatus {
     /// The source's name.
@@ -191,7 +191,7 @@ pub struct SourceStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_change: Option<String>,
     /// Kinds that are not watched normally (unserved, forbidden).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kinds: Vec<KindReport>,
     /// Every resource; left out of the list of sources.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -500,6 +500,11 @@ impl Engine {
     /// The number of live objects held, and the bytes their projections take.
     pub fn live_size(&self) -> (usize, usize) {
         (self.live.len(), self.live.values().map(Projection::size).sum())
+    }
+
+    /// Where a source's objects came from.
+    pub fn source_info(&self, name: &str) -> Option<&SourceInfo> {
+        self.sources.iter().find(|s| s.name == name).map(|s| &s.info)
     }
 
     /// The ownership marker of a live object, if it is held and has one.

@@ -5,7 +5,7 @@
 //! drift only when someone other than a reconciler set them and no default explains them
 //! (additive drift, which Argo CD's default diff cannot see).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::defaults;
@@ -16,7 +16,7 @@ use super::path::FieldPath;
 use super::quantity;
 
 /// How one field differs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Change {
     /// Both sides have the field with different values.

@@ -4,13 +4,13 @@
 //! object, because list items are named by their key values (`k:{"name":"web"}`), by value
 //! (`v:"x"`) or by index (`i:0`) rather than by position.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::path::{FieldPath, Seg};
 
 /// Who wrote a field: one managedFields entry, without its field set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Actor {
     /// The field manager, e.g. `kubectl-edit`.

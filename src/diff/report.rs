@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 use json_patch::Patch;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::compare::{self, Change, Context, Difference};
@@ -42,7 +42,7 @@ pub enum Status {
 }
 
 /// A difference as reported: readable path, pointer, change, and who made it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reported {
     /// Readable path, e.g. `spec.template.spec.containers[name=web].image`.
@@ -53,7 +53,7 @@ pub struct Reported {
     #[serde(flatten)]
     pub change: Change,
     /// Non-reconciler managers that own the field in live, from managedFields.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<Actor>,
 }
 
@@ -89,10 +89,10 @@ pub struct ResourceReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub marker: Option<Marker>,
     /// Reported differences.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub differences: Vec<Reported>,
     /// Suppressed differences and why.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suppressed: Vec<Suppressed>,
     /// RFC 6902 patch from live to desired (Secret values masked).
     #[serde(skip_serializing_if = "patch_is_empty")]
@@ -131,7 +131,7 @@ impl Summary {
 }
 
 /// Where a desired state came from.
-#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
     /// The config source's name.
@@ -154,7 +154,7 @@ pub struct SourceInfo {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct DriftReport {
     /// Where each desired state came from (with the resolved commit for Git sources).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceInfo>,
     /// Counts by status.
     pub summary: Summary,

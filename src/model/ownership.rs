@@ -1,6 +1,6 @@
 //! GitOps ownership markers: how an object says which reconciler manages it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::key::ResourceKey;
@@ -15,7 +15,7 @@ pub const FLUX_KUSTOMIZE_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
 pub const FLUX_HELM_NAME: &str = "helm.toolkit.fluxcd.io/name";
 
 /// Which GitOps tool claims an object, and under what name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Marker {
     /// An Argo CD tracking-id that points at the object itself.

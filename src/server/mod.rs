@@ -4,19 +4,20 @@
 mod tls;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -25,6 +26,8 @@ pub use tls::{CertWatcher, ServerError, load_tls};
 use crate::admission::decide::{self, Outcome, Policy, SourceView};
 use crate::admission::review::{self, Response as ReviewResponse, Status};
 use crate::audit::{self, Sink};
+use crate::cluster::DetectorHandle;
+use crate::detect::{Engine, State as DriftState, Transition};
 use crate::config::{Config, FailurePolicy, Mode};
 use crate::desired::Store;
 use crate::diff::ignore::Rule;
@@ -39,11 +42,23 @@ pub struct VerdictLabel {
     pub verdict: String,
 }
 
-/// The Prometheus metrics of the webhook.
+/// Labels of the resource gauges.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabel {
+    /// The config source.
+    pub source: String,
+    /// Synced, OutOfSync, Missing, Extra or Unknown.
+    pub status: String,
+}
+
+/// The Prometheus metrics of the webhook and the detector.
 pub struct Metrics {
     registry: Registry,
     requests: Family<VerdictLabel, Counter>,
     latency: Histogram,
+    resources: Family<ResourceLabel, Gauge>,
+    live_objects: Gauge,
+    live_bytes: Gauge,
 }
 
 impl Metrics {
@@ -53,7 +68,13 @@ impl Metrics {
         registry.register("admission_requests", "Admission reviews answered, by verdict", requests.clone());
         let latency = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0]);
         registry.register("admission_duration_seconds", "Time to decide one admission review", latency.clone());
-        Self { registry, requests, latency }
+        let resources = Family::<ResourceLabel, Gauge>::default();
+        registry.register("resources", "Git-managed resources by drift status, per source", resources.clone());
+        let live_objects = Gauge::default();
+        registry.register("live_objects", "Live objects the detector holds", live_objects.clone());
+        let live_bytes = Gauge::default();
+        registry.register("live_projection_bytes", "Bytes of the detector's live projections", live_bytes.clone());
+        Self { registry, requests, latency, resources, live_objects, live_bytes }
     }
 
     fn count(&self, verdict: &str) {
@@ -71,6 +92,7 @@ pub struct AppState {
     field_managers: Vec<String>,
     metrics: Metrics,
     sinks: Vec<Sink>,
+    detector: OnceLock<DetectorHandle>,
 }
 
 impl AppState {
@@ -95,7 +117,39 @@ impl AppState {
             field_managers,
             metrics: Metrics::new(),
             sinks,
+            detector: OnceLock::new(),
         })
+    }
+
+    /// The desired-state store the webhook reads.
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
+    }
+
+    /// Attaches the drift detector: its status is served, and admission consults its live view.
+    pub fn set_detector(&self, handle: DetectorHandle) {
+        let _ = self.detector.set(handle);
+    }
+
+    /// What the detector reports after each batch: gauges, and audit events for drift found
+    /// and resolved.
+    pub fn observe_drift(&self, engine: &Engine, transitions: &[Transition]) {
+        let time = audit::now_rfc3339();
+        for t in transitions {
+            let info = engine.source_info(&t.source);
+            if let Some(event) = audit::drift_event(t, info, &time) {
+                self.audit(&event);
+            }
+        }
+        for (source, counts) in engine.counts() {
+            for status in [DriftState::Synced, DriftState::OutOfSync, DriftState::Missing, DriftState::Extra, DriftState::Unknown] {
+                let label = ResourceLabel { source: source.to_owned(), status: format!("{status:?}") };
+                self.metrics.resources.get_or_create(&label).set(i64::try_from(counts.get(status)).unwrap_or(i64::MAX));
+            }
+        }
+        let (objects, bytes) = engine.live_size();
+        self.metrics.live_objects.set(i64::try_from(objects).unwrap_or(i64::MAX));
+        self.metrics.live_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Marks the desired state as loaded: from now on reviews are decided, not defaulted.
@@ -112,10 +166,13 @@ impl AppState {
     }
 }
 
-/// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+/// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`, and the status
+/// API `GET /api/v1/sources[/{name}]`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
+        .route("/api/v1/sources", get(sources))
+        .route("/api/v1/sources/{name}", get(source))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -137,6 +194,27 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
+}
+
+const DETECTOR_OFF: &str =
+    "the drift detector is off: serve was given no cluster configuration (--kubeconfig, KUBECONFIG or in-cluster)";
+
+async fn sources(State(state): State<Arc<AppState>>) -> Response {
+    let Some(detector) = state.detector.get() else { return json_error(StatusCode::SERVICE_UNAVAILABLE, DETECTOR_OFF) };
+    let (list, (objects, bytes)) = {
+        let engine = detector.engine();
+        (engine.status(false), engine.live_size())
+    };
+    axum::Json(serde_json::json!({"sources": list, "live": {"objects": objects, "projectionBytes": bytes}})).into_response()
+}
+
+async fn source(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
+    let Some(detector) = state.detector.get() else { return json_error(StatusCode::SERVICE_UNAVAILABLE, DETECTOR_OFF) };
+    let found = detector.engine().source(&name);
+    match found {
+        Some(s) => axum::Json(s).into_response(),
+        None => json_error(StatusCode::NOT_FOUND, &format!("no source named {name:?}")),
+    }
 }
 
 fn json_error(code: StatusCode, message: &str) -> Response {
@@ -204,6 +282,7 @@ fn decide_now(state: &AppState, req: &review::Request) -> (ReviewResponse, &'sta
         mode: state.config.admission.mode,
         instance_label: state.config.ownership.instance_label,
         rules: &state.base_rules,
+        live: state.detector.get().map(|d| d as &dyn decide::LiveView),
     };
     let verdict = decide::decide(&policy, &views, req);
     if let Some(event) = audit::admission_event(req, &verdict, &audit::now_rfc3339()) {
