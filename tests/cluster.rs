@@ -9,32 +9,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 use support::apiserver::FakeApiServer;
-
-const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: demo
-  labels: {app: web}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: nginx:1.25
-"#;
-
-const CONFIGMAP: &str =
-    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config, namespace: demo}\ndata: {mode: production}\n";
-
-const SERVICE_MONITOR: &str = "apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: web, namespace: demo}\nspec: {endpoints: [{port: http}]}\n";
-
-fn yaml(text: &str) -> Value {
-    serde_saphyr::from_str(text).unwrap()
-}
+use support::workload::{CONFIGMAP, DEPLOYMENT, SERVICE_MONITOR, edit_image, yaml};
 
 /// A desired folder with a Deployment and a ConfigMap, and the fake holding both as Git says.
 fn setup(tmp: &Path, extra: &[&str]) -> (FakeApiServer, PathBuf) {
@@ -66,12 +41,6 @@ fn diff(api: &FakeApiServer, tmp: &Path, desired: &Path, extra: &[&str]) -> (i32
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code().unwrap(), report, stderr)
-}
-
-fn edit_image(api: &FakeApiServer, image: &str) {
-    let mut live = api.get("Deployment", Some("demo"), "web").unwrap();
-    live["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
-    api.write(live, "kubectl-edit");
 }
 
 #[test]

@@ -102,10 +102,11 @@ pub fn drift_event(t: &Transition, info: Option<&SourceInfo>, time: &str) -> Opt
         "dryRun": false,
     });
     // the id is a digest of what happened and when, so a replayed transition dedups
-    let id = crate::encoding::hex(&Sha256::digest(format!("{kind}|{}|{}|{:?}|{:?}|{time}", t.source, t.key, t.from, t.to)))
-        .chars()
-        .take(32)
-        .collect();
+    let id =
+        crate::encoding::hex(&Sha256::digest(format!("{kind}|{}|{}|{:?}|{:?}|{time}", t.source, t.key, t.from, t.to)))
+            .chars()
+            .take(32)
+            .collect();
     Some(CloudEvent {
         specversion: "1.0",
         id,

@@ -125,7 +125,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
 fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>) {
     let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
     if args.kubeconfig.is_none() && args.context.is_none() && !in_cluster {
-        eprintln!("driftgate: no cluster configuration (--kubeconfig, KUBECONFIG or in-cluster); the drift detector is off");
+        eprintln!(
+            "driftgate: no cluster configuration (--kubeconfig, KUBECONFIG or in-cluster); the drift detector is off"
+        );
         return;
     }
     let (kubeconfig, context) = (args.kubeconfig.clone(), args.context.clone());

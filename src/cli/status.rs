@@ -86,7 +86,8 @@ fn fetch(args: &StatusArgs, url: &str) -> anyhow::Result<Vec<SourceStatus>> {
     if let Some(ca) = &args.ca {
         let pem = std::fs::read(ca).with_context(|| format!("--ca {}", ca.display()))?;
         builder = builder.add_root_certificate(
-            reqwest::Certificate::from_pem(&pem).with_context(|| format!("--ca {}: not a PEM certificate", ca.display()))?,
+            reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("--ca {}: not a PEM certificate", ca.display()))?,
         );
     }
     if args.insecure_skip_tls_verify {
@@ -190,9 +191,11 @@ fn revision(s: &SourceStatus) -> String {
 
 /// The table: one line per source; with `wide`, one per resource that is not Synced.
 pub fn table(sources: &[SourceStatus], wide: bool) -> String {
-    let mut rows = vec![["SOURCE", "REVISION", "SYNCED", "OUT-OF-SYNC", "MISSING", "EXTRA", "UNKNOWN", "LAST CHANGE", "MESSAGE"]
-        .map(str::to_owned)
-        .to_vec()];
+    let mut rows = vec![
+        ["SOURCE", "REVISION", "SYNCED", "OUT-OF-SYNC", "MISSING", "EXTRA", "UNKNOWN", "LAST CHANGE", "MESSAGE"]
+            .map(str::to_owned)
+            .to_vec(),
+    ];
     for s in sources {
         let c = &s.summary;
         let mut message: Vec<String> = s.error.iter().cloned().collect();
@@ -218,7 +221,8 @@ pub fn table(sources: &[SourceStatus], wide: bool) -> String {
     }
     let mut out = columns(&rows);
     if wide {
-        let mut rows = vec![["SOURCE", "RESOURCE", "STATUS", "SINCE", "DRIFTED BY", "PATHS"].map(str::to_owned).to_vec()];
+        let mut rows =
+            vec![["SOURCE", "RESOURCE", "STATUS", "SINCE", "DRIFTED BY", "PATHS"].map(str::to_owned).to_vec()];
         for s in sources {
             for r in s.resources.iter().flatten().filter(|r| r.status != State::Synced) {
                 let by: Vec<String> = r.actors.iter().map(ToString::to_string).collect();

@@ -202,7 +202,7 @@ fn apply(engine: &mut Engine, event: LiveEvent, now: &str) -> Vec<Transition> {
         LiveEvent::Relisted { target, objects } => {
             engine.relist(&target.group, &target.kind, target.namespace.as_deref(), objects, now)
         }
-        LiveEvent::Applied(key, value) => engine.apply(key, value, now),
+        LiveEvent::Applied(key, value) => engine.apply(&key, value, now),
         LiveEvent::Deleted(key) => engine.delete(&key, now),
         LiveEvent::Failed { target, message } => {
             engine.set_kind(&target.group, &target.kind, KindState::Failed(message), now)

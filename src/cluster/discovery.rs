@@ -34,7 +34,9 @@ impl Target {
 
 /// The kinds the desired objects hold, each scoped to a namespace where all its objects share one.
 pub fn targets<'a>(objects: impl IntoIterator<Item = &'a Manifest>) -> Vec<Target> {
-    let mut by_kind: BTreeMap<(String, String), (String, BTreeSet<Option<String>>)> = BTreeMap::new();
+    // (group, kind) -> (the version Git uses, the namespaces its objects live in)
+    type Seen = BTreeMap<(String, String), (String, BTreeSet<Option<String>>)>;
+    let mut by_kind = Seen::new();
     for m in objects {
         let version = m.object.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("v1");
         let version = version.rsplit('/').next().unwrap_or(version).to_owned();

@@ -88,8 +88,8 @@ fn failure(e: &watcher::Error) -> String {
     let api = match e {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => Some((s.code, s.reason.clone(), s.message.clone())),
-        watcher::Error::WatchError(s) => Some((s.code, s.reason.clone(), s.message.clone())),
+        | watcher::Error::WatchFailed(kube::Error::Api(s))
+        | watcher::Error::WatchError(s) => Some((s.code, s.reason.clone(), s.message.clone())),
         _ => None,
     };
     match api {

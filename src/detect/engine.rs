@@ -264,12 +264,12 @@ impl Engine {
     }
 
     /// A live object was added or changed.
-    pub fn apply(&mut self, key: ResourceKey, object: Value, now: &str) -> Vec<Transition> {
-        let projection = Projection::of(object, &key, self.instance_label);
+    pub fn apply(&mut self, key: &ResourceKey, object: Value, now: &str) -> Vec<Transition> {
+        let projection = Projection::of(object, key, self.instance_label);
         // the projection is what is compared, so the status always matches what is kept
         let live = projection.object();
         self.live.insert(key.clone(), projection);
-        self.evaluate(&key, Some(&live), now)
+        self.evaluate(key, Some(&live), now)
     }
 
     /// A live object was deleted.
@@ -491,7 +491,9 @@ impl Engine {
             .zip(&self.states)
             .map(|(s, states)| {
                 let mut c = Counts::default();
-                states.values().for_each(|st| c.add(st.status));
+                for st in states.values() {
+                    c.add(st.status);
+                }
                 (s.name.as_str(), c)
             })
             .collect()

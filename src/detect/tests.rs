@@ -57,7 +57,7 @@ fn engine() -> Engine {
 }
 
 fn status(e: &Engine) -> State {
-    e.source("shop").and_then(|s| s.resources).map(|r| r[0].status).unwrap_or(State::Unknown)
+    e.source("shop").and_then(|s| s.resources).map_or(State::Unknown, |r| r[0].status)
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
         vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
         "t1",
     );
-    let t = e.apply(key(), live("nginx:1.26", "11", "kubectl-edit"), "t2");
+    let t = e.apply(&key(), live("nginx:1.26", "11", "kubectl-edit"), "t2");
     assert_eq!(t[0].event(), Some("drift.detected"));
     assert_eq!(t[0].actors[0].manager, "kubectl-edit");
     let s = e.source("shop").unwrap();
@@ -95,7 +95,7 @@ fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
     let r = &s.resources.unwrap()[0];
     assert_eq!(r.resource_version.as_deref(), Some("11"));
     assert_eq!(r.differences[0].path, "spec.template.spec.containers[name=web].image");
-    let t = e.apply(key(), live("nginx:1.25", "12", "argocd-controller"), "t3");
+    let t = e.apply(&key(), live("nginx:1.25", "12", "argocd-controller"), "t3");
     assert_eq!(t[0].event(), Some("drift.resolved"));
 }
 

@@ -27,9 +27,9 @@ use crate::admission::decide::{self, Outcome, Policy, SourceView};
 use crate::admission::review::{self, Response as ReviewResponse, Status};
 use crate::audit::{self, Sink};
 use crate::cluster::DetectorHandle;
-use crate::detect::{Engine, State as DriftState, Transition};
 use crate::config::{Config, FailurePolicy, Mode};
 use crate::desired::Store;
+use crate::detect::{Engine, State as DriftState, Transition};
 use crate::diff::ignore::Rule;
 
 /// Largest AdmissionReview accepted; the API server sends at most 3 MiB objects.
@@ -142,7 +142,9 @@ impl AppState {
             }
         }
         for (source, counts) in engine.counts() {
-            for status in [DriftState::Synced, DriftState::OutOfSync, DriftState::Missing, DriftState::Extra, DriftState::Unknown] {
+            for status in
+                [DriftState::Synced, DriftState::OutOfSync, DriftState::Missing, DriftState::Extra, DriftState::Unknown]
+            {
                 let label = ResourceLabel { source: source.to_owned(), status: format!("{status:?}") };
                 self.metrics.resources.get_or_create(&label).set(i64::try_from(counts.get(status)).unwrap_or(i64::MAX));
             }
@@ -205,7 +207,8 @@ async fn sources(State(state): State<Arc<AppState>>) -> Response {
         let engine = detector.engine();
         (engine.status(false), engine.live_size())
     };
-    axum::Json(serde_json::json!({"sources": list, "live": {"objects": objects, "projectionBytes": bytes}})).into_response()
+    axum::Json(serde_json::json!({"sources": list, "live": {"objects": objects, "projectionBytes": bytes}}))
+        .into_response()
 }
 
 async fn source(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {

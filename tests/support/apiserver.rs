@@ -94,6 +94,8 @@ struct Inner {
     now: Option<String>,
     /// A mutating admission webhook: runs on every write, dry runs included.
     mutator: Option<fn(&mut Value)>,
+    /// Watches answered with 410 Expired.
+    expired: usize,
 }
 
 struct Shared {
@@ -126,6 +128,7 @@ impl FakeApiServer {
                 requests: Vec::new(),
                 now: None,
                 mutator: None,
+                expired: 0,
             }),
             events,
             drop_watches: tokio::sync::watch::Sender::new(0),
@@ -233,6 +236,11 @@ impl FakeApiServer {
         self.lock().mutator = Some(f);
     }
 
+    /// How many watches were answered with 410 Expired.
+    pub fn expired_watches(&self) -> usize {
+        self.lock().expired
+    }
+
     /// Pins the time written into managedFields.
     pub fn set_time(&self, t: &str) {
         self.lock().now = Some(t.to_owned());
@@ -245,8 +253,16 @@ impl Drop for FakeApiServer {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+        // graceful shutdown waits for open connections; a client still re-watching must not
+        // hold the test up, so the server thread gets two seconds and is then left to the process
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while !t.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
@@ -580,12 +596,13 @@ fn watch(st: Arc<Shared>, t: Target, q: &BTreeMap<String, String>) -> Response {
     let timeout = q.get("timeoutSeconds").and_then(|s| s.parse::<u64>().ok()).unwrap_or(1800);
     let from: Option<u64> = q.get("resourceVersion").and_then(|s| s.parse().ok()).filter(|rv| *rv > 0);
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
-    let inner = st.inner.lock().unwrap();
+    let mut inner = st.inner.lock().unwrap();
     let mut first: Vec<Bytes> = Vec::new();
     let mut live = st.events.subscribe();
     let mut ended = false;
     match from {
         Some(rv) if rv < inner.window_start => {
+            inner.expired += 1;
             first.push(line(
                 "ERROR",
                 &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

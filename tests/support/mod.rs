@@ -31,6 +31,7 @@ pub fn review(prefix: &str) -> Value {
 pub mod apiserver;
 pub mod git;
 pub mod https;
+pub mod workload;
 
 /// The path of the `driftgate` binary under test.
 pub fn bin() -> PathBuf {

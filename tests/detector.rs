@@ -1,0 +1,264 @@
+//! The drift detector inside `serve`, against the in-process fake API server: drift in the
+//! status within a second of a live edit, recovery from dropped and expired watches, kinds the
+//! cluster does not serve or forbids, and re-evaluation on a new Git revision.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::apiserver::FakeApiServer;
+use support::https::{Server, certs, client, request};
+use support::workload::{CONFIGMAP, DEPLOYMENT, SERVICE_MONITOR, edit_image, yaml};
+
+/// Fields drop in order: the server stops before the API it watches.
+struct Running {
+    server: Server,
+    api: FakeApiServer,
+    tls: Arc<rustls::ClientConfig>,
+    repo: std::path::PathBuf,
+}
+
+impl Running {
+    fn get(&self, path: &str) -> (u16, Value) {
+        let a = request(&self.tls, self.server.port, "GET", path, b"", "HTTP/1.1").unwrap();
+        (a.status, serde_json::from_slice(&a.body).unwrap_or(Value::Null))
+    }
+
+    fn source(&self) -> Value {
+        self.get("/api/v1/sources/shop").1
+    }
+
+    fn resource(&self, kind: &str) -> Value {
+        let s = self.source();
+        s["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["key"]["kind"] == kind)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// Polls the status API until `check` holds; the time it took.
+    fn until(&self, what: &str, limit: Duration, check: impl Fn(&Self) -> bool) -> Duration {
+        let start = Instant::now();
+        while !check(self) {
+            assert!(start.elapsed() < limit, "{what}: not within {limit:?}: {}", self.source());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        start.elapsed()
+    }
+}
+
+/// A Git source `shop` (polled every 200 ms) holding the workload plus `extra`, the fake
+/// holding the workload as Git says, and `serve` watching it.
+fn start(tmp: &Path, extra: &[&str], before: impl FnOnce(&FakeApiServer)) -> Running {
+    let repo = support::git::init(tmp, "gitops");
+    let mut files = vec![("apps/web.yaml", DEPLOYMENT), ("apps/config.yaml", CONFIGMAP)];
+    let names: Vec<String> = (0..extra.len()).map(|i| format!("apps/extra-{i}.yaml")).collect();
+    for (n, e) in names.iter().zip(extra) {
+        files.push((n, e));
+    }
+    support::git::commit(&repo, &files, "workload");
+    let config = tmp.join("driftgate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: shop\n    path: apps\n    namespace: demo\n    git: {{url: {}, revision: main, interval: 200ms}}\naudit:\n  sinks:\n    - type: stdout\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let api = FakeApiServer::start();
+    api.set_time("2026-11-28T01:09:42Z");
+    api.put(yaml(DEPLOYMENT));
+    api.put(yaml(CONFIGMAP));
+    before(&api);
+    let kubeconfig = api.kubeconfig(tmp);
+    let ca = certs(tmp);
+    let cache = tmp.join("cache");
+    let server = Server::start(
+        &[
+            &format!("--config={}", config.display()),
+            &format!("--kubeconfig={}", kubeconfig.display()),
+            &format!("--cache-dir={}", cache.display()),
+        ],
+        tmp,
+    );
+    server.wait_for("drift detector watching");
+    let running = Running { server, api, tls: client(&[&ca]), repo };
+    running.until("first list", Duration::from_secs(10), |r| {
+        let s = r.source();
+        s["resources"].as_array().is_some_and(|all| {
+            !all.is_empty() && all.iter().all(|x| x["reason"] != "waiting for the first list of its kind")
+        })
+    });
+    running
+}
+
+fn events(r: &Running, kind: &str) -> Vec<Value> {
+    r.server
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["type"] == kind)
+        .collect()
+}
+
+#[test]
+fn drift_shows_in_the_status_within_a_second_of_a_live_edit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start(tmp.path(), &[], |_| {});
+    assert_eq!(r.source()["summary"]["synced"], 2);
+    let (code, list) = r.get("/api/v1/sources");
+    assert_eq!(code, 200);
+    assert_eq!(list["sources"][0]["name"], "shop");
+    assert!(list["sources"][0].get("resources").is_none(), "the list stays small");
+
+    edit_image(&r.api, "nginx:1.26");
+    let took = r.until("OutOfSync", Duration::from_secs(1), |r| r.resource("Deployment")["status"] == "OutOfSync");
+    eprintln!("edit to status: {took:?}");
+    let web = r.resource("Deployment");
+    assert_eq!(web["differences"][0]["path"], "spec.template.spec.containers[name=web].image");
+    assert_eq!(web["actors"][0]["manager"], "kubectl-edit");
+    assert_eq!(web["actors"][0]["time"], "2026-11-28T01:09:42Z");
+
+    // the audit stream names the actor; the gauges count it
+    r.until("audit", Duration::from_secs(2), |r| !events(r, "dev.driftgate.drift.detected").is_empty());
+    let detected = &events(&r, "dev.driftgate.drift.detected")[0];
+    assert_eq!(detected["data"]["actors"][0]["manager"], "kubectl-edit");
+    assert_eq!(detected["data"]["status"], "OutOfSync");
+    assert_eq!(detected["data"]["paths"][0], "spec.template.spec.containers[name=web].image");
+    let metrics = request(&r.tls, r.server.port, "GET", "/metrics", b"", "HTTP/1.1").unwrap();
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(text.contains("driftgate_resources{source=\"shop\",status=\"OutOfSync\"} 1"), "{text}");
+
+    // put back as Git says: resolved
+    let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.25".into();
+    r.api.write(live, "argocd-controller");
+    r.until("Synced again", Duration::from_secs(1), |r| r.resource("Deployment")["status"] == "Synced");
+    r.until("resolved", Duration::from_secs(2), |r| !events(r, "dev.driftgate.drift.resolved").is_empty());
+}
+
+#[test]
+fn a_dropped_watch_recovers_and_an_expired_one_relists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start(tmp.path(), &[], |_| {});
+    r.api.drop_watches();
+    std::thread::sleep(Duration::from_millis(200));
+    edit_image(&r.api, "nginx:1.26");
+    r.until("after a dropped watch", Duration::from_secs(5), |r| r.resource("Deployment")["status"] == "OutOfSync");
+
+    // a watch that comes back after the history it needs was compacted gets 410 Expired, and
+    // the watcher lists again: the watch is kept away (403) while the change and compaction happen
+    let lists = |api: &FakeApiServer| {
+        api.requests()
+            .iter()
+            .filter(|q| q.starts_with("GET /api/v1/namespaces/demo/configmaps?") && !q.contains("watch"))
+            .count()
+    };
+    r.api.forbid("configmaps");
+    r.api.drop_watches();
+    std::thread::sleep(Duration::from_millis(300));
+    r.api.remove("ConfigMap", Some("demo"), "app-config");
+    r.api.compact();
+    let before = lists(&r.api);
+    r.api.allow("configmaps");
+    r.until("after 410", Duration::from_secs(10), |r| r.resource("ConfigMap")["status"] == "Missing");
+    assert!(r.api.expired_watches() >= 1, "the watch came back from a compacted rv: {:#?}", r.api.requests());
+    assert!(lists(&r.api) > before, "a re-list after 410: {:?}", r.api.requests());
+}
+
+#[test]
+fn a_kind_the_cluster_does_not_serve_is_reported_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start(tmp.path(), &[SERVICE_MONITOR], |_| {});
+    let s = r.source();
+    assert_eq!(s["summary"]["synced"], 2, "{s}");
+    assert_eq!(s["summary"]["missing"], 1);
+    assert_eq!(s["kinds"][0]["kind"], "ServiceMonitor");
+    assert_eq!(s["kinds"][0]["state"], "Unserved");
+    assert!(r.resource("ServiceMonitor")["reason"].as_str().unwrap().contains("does not serve"));
+}
+
+#[test]
+fn a_403_on_one_kind_degrades_only_that_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start(tmp.path(), &[], |api| api.forbid("configmaps"));
+    let s = r.source();
+    assert_eq!((s["summary"]["synced"].as_u64(), s["summary"]["unknown"].as_u64()), (Some(1), Some(1)), "{s}");
+    let cm = r.resource("ConfigMap");
+    assert_eq!(cm["status"], "Unknown", "{cm}");
+    assert!(cm["reason"].as_str().unwrap().contains("403"), "{cm}");
+    assert_eq!(s["kinds"][0]["state"], "Failed");
+    // the other kind is watched as usual
+    edit_image(&r.api, "nginx:1.26");
+    r.until("Deployment still watched", Duration::from_secs(1), |r| r.resource("Deployment")["status"] == "OutOfSync");
+    // and the forbidden one recovers once allowed (the watcher backs off, then lists again)
+    r.api.allow("configmaps");
+    r.until("ConfigMap recovers", Duration::from_secs(15), |r| r.resource("ConfigMap")["status"] == "Synced");
+}
+
+#[test]
+fn a_new_git_revision_re_evaluates_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start(tmp.path(), &[], |_| {});
+    let first = r.source()["info"]["commit"].clone();
+    let next = DEPLOYMENT.replace("nginx:1.25", "nginx:1.27");
+    let config = CONFIGMAP.replace("production", "staging");
+    support::git::commit(&r.repo, &[("apps/web.yaml", &next), ("apps/config.yaml", &config)], "bump");
+    r.until("new revision", Duration::from_secs(5), |r| {
+        let s = r.source();
+        s["info"]["commit"] != first && s["summary"]["outOfSync"] == 2
+    });
+    // Git wins: applying the new revision's objects brings the source back to Synced
+    r.api.put(yaml(&next));
+    r.api.put(yaml(&config));
+    r.until("synced at the new revision", Duration::from_secs(2), |r| r.source()["summary"]["synced"] == 2);
+}
+
+#[test]
+fn status_reads_a_running_server_and_computes_once_without_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start(tmp.path(), &[], |_| {});
+    edit_image(&r.api, "nginx:1.26");
+    r.until("OutOfSync", Duration::from_secs(1), |r| r.resource("Deployment")["status"] == "OutOfSync");
+    let ca = tmp.path().join("ca.crt");
+    let out = std::process::Command::new(support::bin())
+        .args(["status", "-o", "wide", "--server", &format!("https://localhost:{}", r.server.port), "--ca"])
+        .arg(&ca)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("SOURCE") && lines[0].contains("OUT-OF-SYNC"), "{text}");
+    assert!(lines[1].starts_with("shop") && lines[1].contains("main@"), "{text}");
+    let drifted = lines.iter().find(|l| l.contains("Deployment.apps demo/web")).unwrap_or_else(|| panic!("{text}"));
+    assert!(drifted.contains("OutOfSync") && drifted.contains("kubectl-edit, 2026-11-28T01:09:42Z"), "{text}");
+    assert!(drifted.contains("spec.template.spec.containers[name=web].image"), "{text}");
+
+    // without a server: the same table, computed from the config and the cluster
+    let config = tmp.path().join("driftgate.yaml");
+    let kubeconfig = tmp.path().join("kubeconfig");
+    let out = std::process::Command::new(support::bin())
+        .args(["status", "-o", "wide", "--config"])
+        .arg(&config)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache2"))
+        .output()
+        .unwrap();
+    let once = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let drifted = once.lines().find(|l| l.contains("Deployment.apps demo/web")).unwrap_or_else(|| panic!("{once}"));
+    assert!(drifted.contains("OutOfSync") && drifted.contains("kubectl-edit"), "{once}");
+}
