@@ -201,7 +201,7 @@ fn http_raw(api: &FakeApiServer, method: &str, path: &str, body: &str, ctype: &s
         body.len()
     );
     if !ctype.is_empty() {
-        req.push_str(&format!("Content-Type: {ctype}\r\n"));
+        req = req + "Content-Type: " + ctype + "\r\n";
     }
     req.push_str("\r\n");
     req.push_str(body);

@@ -13,6 +13,8 @@
 //!   server-side apply, so the detector can name who changed what;
 //! - faults: 403 per resource, dropped watches, compaction (the next watch gets 410).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// a test double written for readability over the pedantic lints
+#![allow(clippy::many_single_char_names, clippy::struct_field_names, clippy::needless_pass_by_value)]
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::convert::Infallible;
@@ -186,8 +188,8 @@ impl FakeApiServer {
         let k = kind_of(&object).unwrap();
         let key = obj_key(k, &object);
         let old = inner.objects.get(&key).cloned();
-        let out = store(&mut inner, &self.shared.events, key, old, object, manager, "Update");
-        out
+
+        store(&mut inner, &self.shared.events, key, old, object, manager, "Update")
     }
 
     /// The current object, if any.
@@ -349,12 +351,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
         i += 1;
@@ -430,7 +433,7 @@ fn forbidden(k: &Kind, verb: &str, namespace: Option<&str>) -> Response {
 
 async fn handle(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let q = query(&uri);
-    st.inner.lock().unwrap().requests.push(format!("{method} {}", uri));
+    st.inner.lock().unwrap().requests.push(format!("{method} {uri}"));
     let target = match route(uri.path()) {
         Route::Discovery(g, v) => return discovery(&g, &v),
         Route::Unknown => {
@@ -737,24 +740,21 @@ fn prepare(
     }
     let t = now(inner);
     let meta = obj["metadata"].as_object_mut().unwrap();
-    match old {
-        Some(o) => {
-            for f in ["uid", "creationTimestamp", "generation"] {
-                if let Some(v) = o["metadata"].get(f) {
-                    meta.insert(f.into(), v.clone());
-                }
-            }
-            if !meta.contains_key("managedFields") || operation == "Apply" {
-                meta.insert("managedFields".into(), o["metadata"]["managedFields"].clone());
+    if let Some(o) = old {
+        for f in ["uid", "creationTimestamp", "generation"] {
+            if let Some(v) = o["metadata"].get(f) {
+                meta.insert(f.into(), v.clone());
             }
         }
-        None => {
-            inner.uid += 1;
-            meta.insert("uid".into(), json!(format!("00000000-0000-4000-8000-{:012}", inner.uid)));
-            meta.insert("creationTimestamp".into(), json!(t));
-            meta.insert("generation".into(), json!(1));
-            meta.remove("managedFields");
+        if !meta.contains_key("managedFields") || operation == "Apply" {
+            meta.insert("managedFields".into(), o["metadata"]["managedFields"].clone());
         }
+    } else {
+        inner.uid += 1;
+        meta.insert("uid".into(), json!(format!("00000000-0000-4000-8000-{:012}", inner.uid)));
+        meta.insert("creationTimestamp".into(), json!(t));
+        meta.insert("generation".into(), json!(1));
+        meta.remove("managedFields");
     }
     meta.remove("resourceVersion");
     // generation follows spec (and, for Deployments, metadata) changes
@@ -785,7 +785,7 @@ fn item_id(item: &Value) -> Option<String> {
     {
         if keys.iter().all(|k| o.contains_key(*k) || *k == "protocol") && o.contains_key(keys[0]) {
             let mut m = Map::new();
-            for k in keys.iter() {
+            for k in keys {
                 let v = o.get(*k).cloned().unwrap_or(json!("TCP"));
                 m.insert((*k).to_owned(), v);
             }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::apiserver::FakeApiServer;
 
-pub const DEPLOYMENT: &str = r#"apiVersion: apps/v1
+pub const DEPLOYMENT: &str = r"apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
@@ -21,7 +21,7 @@ spec:
       containers:
         - name: web
           image: nginx:1.25
-"#;
+";
 
 pub const CONFIGMAP: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config, namespace: demo}\ndata: {mode: production}\n";
