@@ -200,7 +200,11 @@ fn polling_swaps_new_commits_and_keeps_the_last_good_state() {
         let state = store.get();
         let src = &state.sources["app"];
         let cfg = src.objects.values().find(|m| m.key.name == "cfg").unwrap();
-        (src.info.commit.clone().unwrap(), cfg.object["data"]["value"].as_str().unwrap().to_owned(), src.error.clone())
+        (
+            src.info.commit.clone().unwrap(),
+            cfg.object()["data"]["value"].as_str().unwrap().to_owned(),
+            src.error.clone(),
+        )
     };
 
     // a new commit is swapped in

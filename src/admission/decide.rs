@@ -14,7 +14,7 @@ use crate::diff::managed_fields::ManagedFields;
 use crate::diff::report::{self, Settings, SourceInfo, copy_if_needed};
 use crate::model::ownership::{self, Marker};
 use crate::model::scope::Scopes;
-use crate::model::{Manifest, ResourceKey};
+use crate::model::{Declared, ResourceKey};
 
 /// The annotation a break-glass user sets, with the reason as its value.
 pub const BREAK_GLASS_ANNOTATION: &str = "driftgate.dev/break-glass";
@@ -57,7 +57,7 @@ pub struct SourceView<'a> {
     /// Its rules (built-in, system-wide and its own).
     pub rules: &'a [Rule],
     /// Its objects.
-    pub objects: &'a BTreeMap<ResourceKey, Manifest>,
+    pub objects: &'a BTreeMap<ResourceKey, Declared>,
     /// Where they came from.
     pub info: &'a SourceInfo,
 }
@@ -144,7 +144,7 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
     let paths = match (req.operation.as_str(), managed) {
         ("DELETE", _) => Some(Vec::new()),
         ("CREATE", Some((src, want))) => {
-            let drift = drift_paths(policy, src, &key, &want.object, req.object.as_ref());
+            let drift = drift_paths(policy, src, &key, &want.object(), req.object.as_ref());
             (!drift.is_empty()).then_some(drift)
         }
         ("CREATE", None) => Some(vec!["(the whole object)".to_owned()]),
@@ -191,7 +191,7 @@ fn break_glass(policy: &Policy<'_>, req: &Request, subject: Option<&Value>) -> O
     (member && !reason.is_empty()).then(|| reason.to_owned())
 }
 
-type Managed<'s, 'a> = Option<(&'s SourceView<'a>, &'a Manifest)>;
+type Managed<'s, 'a> = Option<(&'s SourceView<'a>, &'a Declared)>;
 
 /// The object the request is about, and the source that declares it.
 fn target<'s, 'a>(sources: &'s [SourceView<'a>], req: &Request, scale: bool) -> Option<(ResourceKey, Managed<'s, 'a>)> {
@@ -254,13 +254,14 @@ fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey,
         return None;
     }
     let Some((src, want)) = managed else { return Some(vec!["spec.replicas".into()]) };
-    let mut after = want.object.clone();
+    let desired = want.object();
+    let mut after = desired.clone();
     if let (Some(slot), Some(n)) = (after.pointer_mut("/spec/replicas"), new.clone()) {
         *slot = n;
     } else if let (Some(spec), Some(n)) = (after.get_mut("spec").and_then(Value::as_object_mut), new) {
         spec.insert("replicas".into(), n);
     }
-    let drift = drift_paths(policy, src, key, &want.object, Some(&after));
+    let drift = drift_paths(policy, src, key, &desired, Some(&after));
     (!drift.is_empty()).then_some(drift)
 }
 
@@ -278,7 +279,7 @@ fn update_paths(
     }
     let departing: Vec<String> = match managed {
         Some((src, want)) => {
-            let drift = drift_paths(policy, src, key, &want.object, Some(new));
+            let drift = drift_paths(policy, src, key, &want.object(), Some(new));
             drift.into_iter().filter(|d| changed.iter().any(|c| overlaps(c, d))).collect()
         }
         // managed by identity only: every change that no rule ignores is a reconciler's to make

@@ -59,7 +59,12 @@ pub async fn read(
     mode: DiffMode,
     each: &mut (dyn FnMut(Value) -> anyhow::Result<()> + Send),
 ) -> anyhow::Result<Findings> {
-    let targets = cluster::targets(desired.iter().flat_map(|set| set.values()));
+    let targets = cluster::targets(
+        desired
+            .iter()
+            .flat_map(|set| set.values())
+            .map(|m| (&m.key, m.object.get("apiVersion").and_then(Value::as_str).unwrap_or("v1"))),
+    );
     let mut findings = Findings::default();
     for (target, resolved) in cluster::resolve(conn, &targets).await {
         let (ar, namespaced) = match resolved {

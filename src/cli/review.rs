@@ -39,7 +39,12 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
     let mut loaded = Vec::new();
     for src in &config.sources {
         let (manifests, info) = super::source::render_source(src, None, &args.git)?;
-        loaded.push((src, config.rules(Some(&src.name))?, load::index(manifests)?, info));
+        loaded.push((
+            src,
+            config.rules(Some(&src.name))?,
+            crate::model::declared::declare(load::index(manifests)?),
+            info,
+        ));
     }
     let views: Vec<SourceView<'_>> = loaded
         .iter()

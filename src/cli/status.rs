@@ -14,7 +14,7 @@ use super::{live, source};
 use crate::cluster::{self, Resolved};
 use crate::config::Config;
 use crate::detect::{Engine, KindState, Projection, SourceSpec, SourceStatus, State};
-use crate::model::{ResourceKey, load};
+use crate::model::{ResourceKey, declared, load};
 
 /// Arguments of `status`.
 #[derive(Debug, Args)]
@@ -132,13 +132,13 @@ fn compute(args: &StatusArgs) -> anyhow::Result<Vec<SourceStatus>> {
             name: src.name.clone(),
             info,
             rules: Arc::from(config.rules(Some(&src.name))?),
-            objects: Arc::new(load::index(manifests)?),
+            objects: Arc::new(declared::declare(load::index(manifests)?)),
             error: None,
         });
     }
     let now = crate::audit::now_rfc3339();
     let mut engine = Engine::new(config.reconcilers.all_field_managers(), config.ownership.instance_label);
-    let targets = cluster::targets(specs.iter().flat_map(|s| s.objects.values()));
+    let targets = cluster::targets(specs.iter().flat_map(|s| s.objects.values()).map(|d| (&d.key, &*d.api_version)));
     engine.set_sources(specs, &now);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {

@@ -108,15 +108,24 @@ impl Detector {
                 Some(first) = rx.recv() => {
                     let now = (self.clock)();
                     let mut out = Vec::new();
+                    let mut relisted = matches!(first, LiveEvent::Relisted { .. });
                     let mut engine = self.handle.engine();
                     out.extend(apply(&mut engine, first, &now));
                     for _ in 1..BATCH {
                         match rx.try_recv() {
-                            Ok(ev) => out.extend(apply(&mut engine, ev, &now)),
+                            Ok(ev) => {
+                                relisted |= matches!(ev, LiveEvent::Relisted { .. });
+                                out.extend(apply(&mut engine, ev, &now));
+                            }
                             Err(_) => break,
                         }
                     }
                     observe(&engine, &out);
+                    drop(engine);
+                    if relisted {
+                        // evaluating a whole list leaves its parsed objects behind as garbage
+                        crate::memory::release_freed();
+                    }
                 }
                 _ = retry.tick(), if unresolved => {
                     self.reload(&mut watchers, &mut unresolved, &tx, &mut observe).await;
@@ -149,13 +158,15 @@ impl Detector {
                 })
             })
             .collect();
-        let wanted = discovery::targets(specs.iter().flat_map(|s| s.objects.values()));
+        let wanted =
+            discovery::targets(specs.iter().flat_map(|s| s.objects.values()).map(|d| (&d.key, &*d.api_version)));
         {
             let now = (self.clock)();
             let mut engine = self.handle.engine();
             let out = engine.set_sources(specs, &now);
             observe(&engine, &out);
         }
+        crate::memory::release_freed();
         // watchers for kinds Git no longer holds stop; new kinds are discovered and watched
         watchers.retain(|t, task| {
             let keep = wanted.iter().any(|w| same_watch(w, t));

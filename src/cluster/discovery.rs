@@ -6,7 +6,7 @@ use kube::core::GroupVersionKind;
 use kube::discovery::{self, ApiResource, Scope};
 
 use super::Connection;
-use crate::model::Manifest;
+use crate::model::ResourceKey;
 
 /// One kind to list and watch.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -32,17 +32,15 @@ impl Target {
     }
 }
 
-/// The kinds the desired objects hold, each scoped to a namespace where all its objects share one.
-pub fn targets<'a>(objects: impl IntoIterator<Item = &'a Manifest>) -> Vec<Target> {
+/// The kinds the desired objects (keys and `apiVersion`s) hold, each scoped to a namespace where all its objects share one.
+pub fn targets<'a>(objects: impl IntoIterator<Item = (&'a ResourceKey, &'a str)>) -> Vec<Target> {
     // (group, kind) -> (the version Git uses, the namespaces its objects live in)
     type Seen = BTreeMap<(String, String), (String, BTreeSet<Option<String>>)>;
     let mut by_kind = Seen::new();
-    for m in objects {
-        let version = m.object.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("v1");
-        let version = version.rsplit('/').next().unwrap_or(version).to_owned();
-        let entry =
-            by_kind.entry((m.key.group.clone(), m.key.kind.clone())).or_insert_with(|| (version, BTreeSet::new()));
-        entry.1.insert(m.key.namespace.clone());
+    for (key, api_version) in objects {
+        let version = api_version.rsplit('/').next().unwrap_or(api_version).to_owned();
+        let entry = by_kind.entry((key.group.clone(), key.kind.clone())).or_insert_with(|| (version, BTreeSet::new()));
+        entry.1.insert(key.namespace.clone());
     }
     by_kind
         .into_iter()

@@ -12,11 +12,18 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Connection, Target};
+use std::ops::Range;
+
 use crate::detect::Projection;
 use crate::model::ResourceKey;
+use crate::model::ownership::Marker;
 
 /// Objects per list page: the page is the most the watcher holds as whole objects at once.
 const PAGE: u32 = 100;
+
+/// One listed object while its list is gathered: key, resourceVersion, marker, and where its
+/// projected body lies in the list's buffer.
+type Listed = (ResourceKey, Box<str>, Option<Marker>, Range<usize>);
 
 /// What a watcher tells the detector.
 #[derive(Debug)]
@@ -46,21 +53,31 @@ pub(super) fn spawn(
     tokio::spawn(async move {
         let config = watcher::Config::default().page_size(PAGE);
         let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-        let mut buffer: Vec<(ResourceKey, Projection)> = Vec::new();
+        // an initial list is gathered as one buffer of projected bodies (see Projection::write)
+        let mut bodies: Vec<u8> = Vec::new();
+        let mut listed: Vec<Listed> = Vec::new();
         while let Some(item) = stream.next().await {
             let event = match item {
                 Ok(Event::Init) => {
-                    buffer.clear();
+                    bodies.clear();
+                    listed.clear();
                     continue;
                 }
                 Ok(Event::InitApply(obj)) => {
                     let (key, value) = keyed(obj, &ar);
-                    let projection = Projection::of(value, &key, instance_label);
-                    buffer.push((key, projection));
+                    let start = bodies.len();
+                    let (rv, marker) = Projection::write(value, &key, instance_label, &mut bodies);
+                    listed.push((key, rv, marker, start..bodies.len()));
                     continue;
                 }
                 Ok(Event::InitDone) => {
-                    LiveEvent::Relisted { target: target.clone(), objects: std::mem::take(&mut buffer) }
+                    let objects = std::mem::take(&mut listed)
+                        .into_iter()
+                        .map(|(key, rv, marker, range)| (key, Projection::from_parts(rv, marker, &bodies[range])))
+                        .collect();
+                    bodies = Vec::new();
+                    crate::memory::release_freed();
+                    LiveEvent::Relisted { target: target.clone(), objects }
                 }
                 Ok(Event::Apply(obj)) => {
                     let (key, value) = keyed(obj, &ar);

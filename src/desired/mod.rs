@@ -14,7 +14,7 @@ pub use load::{DesiredError, GitOptions, render_path, render_source};
 pub use watch::{Event, refresh, spawn_poller};
 
 use crate::diff::report::SourceInfo;
-use crate::model::{Manifest, ResourceKey};
+use crate::model::{Declared, ResourceKey};
 
 /// One source's objects and where they came from.
 #[derive(Debug, Clone)]
@@ -22,7 +22,7 @@ pub struct SourceState {
     /// Repository, revision and resolved commit (for Git sources), and path.
     pub info: SourceInfo,
     /// The objects, by key.
-    pub objects: Arc<BTreeMap<ResourceKey, Manifest>>,
+    pub objects: Arc<BTreeMap<ResourceKey, Declared>>,
     /// The last error, if the latest fetch or render failed (the objects are then the last good ones).
     pub error: Option<String>,
 }

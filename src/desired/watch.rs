@@ -54,7 +54,11 @@ pub fn refresh(config: &Config, name: &str, store: &Store, options: &GitOptions)
                 return None;
             }
             let event = Event::Synced { source: name.to_owned(), commit: info.commit.clone(), objects: objects.len() };
-            store.put(name, SourceState { info, objects: Arc::new(objects), error: None });
+            store.put(
+                name,
+                SourceState { info, objects: Arc::new(crate::model::declared::declare(objects)), error: None },
+            );
+            crate::memory::release_freed();
             Some(event)
         }
         Err(e) => {

@@ -15,7 +15,7 @@ use crate::diff::ignore::Rule;
 use crate::diff::managed_fields::Actor;
 use crate::diff::report::{self, Reported, Settings, SourceInfo};
 use crate::model::ownership::Marker;
-use crate::model::{Manifest, ResourceKey};
+use crate::model::{Declared, ResourceKey};
 
 /// A resource's status in one source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +61,7 @@ pub struct SourceSpec {
     /// The source's ignore rules, built-in first.
     pub rules: Arc<[Rule]>,
     /// The desired objects.
-    pub objects: Arc<BTreeMap<ResourceKey, Manifest>>,
+    pub objects: Arc<BTreeMap<ResourceKey, Declared>>,
     /// The last fetch or render error, if the objects are stale.
     pub error: Option<String>,
 }
@@ -238,7 +238,8 @@ impl Engine {
             self.sources.iter().map(|s| s.name.clone()).zip(std::mem::take(&mut self.states)).collect();
         self.declared_kinds =
             sources.iter().map(|s| s.objects.keys().map(|k| (k.group.clone(), k.kind.clone())).collect()).collect();
-        self.sources = sources;
+        let previous: HashMap<String, SourceSpec> =
+            std::mem::replace(&mut self.sources, sources).into_iter().map(|s| (s.name.clone(), s)).collect();
         self.states = self.sources.iter().map(|s| old.remove(&s.name).unwrap_or_default()).collect();
         let mut out = Vec::new();
         // sources that went away resolve what they tracked
@@ -254,13 +255,31 @@ impl Engine {
                 .chain(self.live.iter().filter(|(_, p)| p.marker.is_some()).map(|(k, _)| k))
                 .cloned()
                 .collect();
+            let before = previous.get(&self.sources[i].name);
             for key in keys {
+                if self.unchanged(i, &key, before) {
+                    continue;
+                }
                 let live = self.live.get(&key).map(Projection::object);
                 let j = self.judge(i, &key, live.as_ref());
                 self.record(i, &key, j, now, &mut out);
             }
         }
         out
+    }
+
+    /// Whether a new revision leaves this resource's judgement as it was: the same rules, the
+    /// same declared bytes, and the live object judged last time. Most revisions change a few
+    /// objects; only those are compared again.
+    fn unchanged(&self, i: usize, key: &ResourceKey, before: Option<&SourceSpec>) -> bool {
+        let Some(before) = before else { return false };
+        let now = &self.sources[i];
+        if !Arc::ptr_eq(&before.rules, &now.rules) {
+            return false;
+        }
+        let (Some(a), Some(b)) = (before.objects.get(key), now.objects.get(key)) else { return false };
+        let Some(state) = self.states[i].get(key) else { return false };
+        a.bytes() == b.bytes() && state.resource_version.as_deref() == self.live.get(key).map(|p| &*p.resource_version)
     }
 
     /// A live object was added or changed.
@@ -378,7 +397,8 @@ impl Engine {
         let Some(live) = live else { return Some(blank(State::Missing, None)) };
         let settings =
             Settings { rules: &src.rules, reconcilers: &self.reconcilers, instance_label: self.instance_label };
-        let r = report::diff_resource(key, &want.object, live, settings);
+        let want = want.object();
+        let r = report::diff_resource(key, &want, live, settings);
         let status = if r.differences.is_empty() { State::Synced } else { State::OutOfSync };
         Some(Judgement {
             status,

@@ -28,7 +28,21 @@ pub struct Projection {
 
 impl Projection {
     /// Projects a live object, consuming it so that the large parts are dropped, not copied.
-    pub fn of(mut object: Value, key: &ResourceKey, instance_label: bool) -> Self {
+    pub fn of(object: Value, key: &ResourceKey, instance_label: bool) -> Self {
+        let mut body = Vec::new();
+        let (resource_version, marker) = Self::write(object, key, instance_label, &mut body);
+        Self { resource_version, marker, body: body.into_boxed_slice() }
+    }
+
+    /// Projects a live object into the end of `buffer`, for lists: the bodies of a whole list
+    /// are gathered in one buffer and kept with [`Projection::from_parts`] once the list's
+    /// objects are gone, so they sit side by side in memory rather than between freed objects.
+    pub fn write(
+        mut object: Value,
+        key: &ResourceKey,
+        instance_label: bool,
+        buffer: &mut Vec<u8>,
+    ) -> (Box<str>, Option<Marker>) {
         let marker = ownership::marker(&object, key, instance_label);
         let mut resource_version = Box::from("");
         if let Some(map) = object.as_object_mut() {
@@ -44,8 +58,13 @@ impl Projection {
             }
         }
         // serialising a Value cannot fail: its keys are strings and it holds no floats that JSON cannot carry
-        let body = serde_json::to_vec(&object).unwrap_or_default().into_boxed_slice();
-        Self { resource_version, marker, body }
+        let _ = serde_json::to_writer(&mut *buffer, &object);
+        (resource_version, marker)
+    }
+
+    /// A projection from what [`Projection::write`] returned and the bytes it wrote.
+    pub fn from_parts(resource_version: Box<str>, marker: Option<Marker>, body: &[u8]) -> Self {
+        Self { resource_version, marker, body: body.into() }
     }
 
     /// The projected object, parsed again.

@@ -40,7 +40,7 @@ fn source(name: &str, image: &str) -> SourceSpec {
         name: name.into(),
         info: SourceInfo { name: Some(name.into()), revision: Some(image.into()), ..SourceInfo::default() },
         rules: Arc::from(vec![Rule::status()]),
-        objects: Arc::new(BTreeMap::from([(key(), m)])),
+        objects: Arc::new(BTreeMap::from([(key(), crate::model::Declared::of(&m))])),
         error: None,
     }
 }

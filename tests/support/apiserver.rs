@@ -144,6 +144,10 @@ impl FakeApiServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                // as the Go API server does: watch events are small writes that must not wait for an ACK
+                let listener = axum::serve::ListenerExt::tap_io(listener, |s| {
+                    let _ = s.set_nodelay(true);
+                });
                 let app = Router::new().fallback(handle).with_state(st);
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
@@ -180,6 +184,20 @@ impl FakeApiServer {
     /// Creates or replaces an object directly (as if by a reconciler), emitting a watch event.
     pub fn put(&self, object: Value) -> Value {
         self.write(object, "argocd-controller")
+    }
+
+    /// Stores objects as given (managedFields included), each at a new resourceVersion, without
+    /// watch events: a cluster as it stands when a client first lists it.
+    pub fn load(&self, objects: impl IntoIterator<Item = Value>) {
+        let mut inner = self.lock();
+        for mut obj in objects {
+            let k = kind_of(&obj).unwrap();
+            inner.rv += 1;
+            obj["metadata"]["resourceVersion"] = json!(inner.rv.to_string());
+            let key = obj_key(k, &obj);
+            inner.objects.insert(key, obj);
+        }
+        inner.window_start = inner.rv;
     }
 
     /// Writes an object as `manager` (Update), as a `kubectl edit` would.
