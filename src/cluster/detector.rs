@@ -20,7 +20,7 @@ use crate::diff::ignore::Rule;
 const QUEUE: usize = 1024;
 /// Events applied before the observers hear of them, so a re-list is reported once.
 const BATCH: usize = 512;
-/// How often kinds whose discovery failed are tried again.
+/// How often kinds that discovery did not find, or failed on, are asked about again.
 const RETRY_DISCOVERY: Duration = Duration::from_secs(30);
 
 /// The engine, shared with the status API and admission.
@@ -160,6 +160,23 @@ impl Detector {
             .collect();
         let wanted =
             discovery::targets(specs.iter().flat_map(|s| s.objects.values()).map(|d| (&d.key, &*d.api_version)));
+        // watchers for kinds Git no longer holds stop; new kinds are discovered and watched
+        let mut stopped = Vec::new();
+        watchers.retain(|t, task| {
+            let keep = wanted.iter().any(|w| same_watch(w, t));
+            if !keep {
+                task.abort();
+                stopped.push(t.clone());
+            }
+            keep
+        });
+        if !stopped.is_empty() {
+            let mut engine = self.handle.engine();
+            for t in &stopped {
+                engine.forget(&t.group, &t.kind, t.namespace.as_deref());
+            }
+        }
+        // kinds no longer watched are forgotten first, so their objects are not judged Extra
         {
             let now = (self.clock)();
             let mut engine = self.handle.engine();
@@ -167,14 +184,6 @@ impl Detector {
             observe(&engine, &out);
         }
         crate::memory::release_freed();
-        // watchers for kinds Git no longer holds stop; new kinds are discovered and watched
-        watchers.retain(|t, task| {
-            let keep = wanted.iter().any(|w| same_watch(w, t));
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
         let new: Vec<Target> = wanted.into_iter().filter(|w| !watchers.keys().any(|t| same_watch(w, t))).collect();
         *unresolved = false;
         for (target, resolved) in discovery::resolve(&self.conn, &new).await {
@@ -186,7 +195,11 @@ impl Detector {
                     watchers.insert(target, task);
                     continue;
                 }
-                Resolved::Unserved => KindState::Unserved,
+                Resolved::Unserved => {
+                    // a CRD may be installed later: unserved kinds are asked about again
+                    *unresolved = true;
+                    KindState::Unserved
+                }
                 Resolved::Failed(message) => {
                     *unresolved = true;
                     KindState::Failed(message)

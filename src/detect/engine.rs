@@ -249,23 +249,31 @@ impl Engine {
             }
         }
         for i in 0..self.sources.len() {
-            let keys: BTreeSet<ResourceKey> = self.states[i]
+            let before = previous.get(&self.sources[i].name);
+            // the declared objects, walked in place; then what is tracked or marked but not declared
+            let declared = Arc::clone(&self.sources[i].objects);
+            for key in declared.keys() {
+                if !self.unchanged(i, key, before) {
+                    self.reevaluate(i, key, now, &mut out);
+                }
+            }
+            let others: BTreeSet<ResourceKey> = self.states[i]
                 .keys()
-                .chain(self.sources[i].objects.keys())
                 .chain(self.live.iter().filter(|(_, p)| p.marker.is_some()).map(|(k, _)| k))
+                .filter(|k| !declared.contains_key(*k))
                 .cloned()
                 .collect();
-            let before = previous.get(&self.sources[i].name);
-            for key in keys {
-                if self.unchanged(i, &key, before) {
-                    continue;
-                }
-                let live = self.live.get(&key).map(Projection::object);
-                let j = self.judge(i, &key, live.as_ref());
-                self.record(i, &key, j, now, &mut out);
+            for key in &others {
+                self.reevaluate(i, key, now, &mut out);
             }
         }
         out
+    }
+
+    fn reevaluate(&mut self, i: usize, key: &ResourceKey, now: &str, out: &mut Vec<Transition>) {
+        let live = self.live.get(key).map(Projection::object);
+        let j = self.judge(i, key, live.as_ref());
+        self.record(i, key, j, now, out);
     }
 
     /// Whether a new revision leaves this resource's judgement as it was: the same rules, the
@@ -334,6 +342,13 @@ impl Engine {
         out
     }
 
+    /// A kind is no longer watched (Git stopped declaring it there): its live objects are dropped.
+    pub fn forget(&mut self, group: &str, kind: &str, namespace: Option<&str>) {
+        self.live.retain(|k, _| {
+            !(k.group == group && k.kind == kind && (namespace.is_none() || k.namespace.as_deref() == namespace))
+        });
+    }
+
     /// A kind's watch state changed; its declared resources are evaluated again.
     pub fn set_kind(&mut self, group: &str, kind: &str, state: KindState, now: &str) -> Vec<Transition> {
         let gk = (group.to_owned(), kind.to_owned());
@@ -386,7 +401,7 @@ impl Engine {
             marker: None,
             differences: Vec::new(),
         };
-        match self.kinds.get(&(key.group.clone(), key.kind.clone())) {
+        match self.kind_state(&key.group, &key.kind) {
             None => return Some(blank(State::Unknown, Some("waiting for the first list of its kind".into()))),
             Some(KindState::Unserved) => {
                 return Some(blank(State::Missing, Some(format!("the cluster does not serve {}", kind_name(key)))));
@@ -409,6 +424,11 @@ impl Engine {
         })
     }
 
+    /// A kind's watch state, found without building a key: there are only a handful of kinds.
+    fn kind_state(&self, group: &str, kind: &str) -> Option<&KindState> {
+        self.kinds.iter().find(|((g, k), _)| g == group && k == kind).map(|(_, s)| s)
+    }
+
     /// The source an undeclared, marked object belongs to: the one its marker names, else the
     /// first that declares objects of its kind.
     fn owner_of_extra(&self, key: &ResourceKey, marker: &Marker) -> Option<usize> {
@@ -425,38 +445,45 @@ impl Engine {
 
     fn record(&mut self, i: usize, key: &ResourceKey, j: Option<Judgement>, now: &str, out: &mut Vec<Transition>) {
         let states = &mut self.states[i];
-        let before = states.get(key).map(|s| s.status);
-        let source = self.sources[i].name.clone();
         let Some(j) = j else {
             if let Some(old) = states.remove(key) {
+                let source = self.sources[i].name.clone();
                 out.push(Transition { source, key: key.clone(), from: Some(old.status), to: None, ..none() });
             }
             return;
         };
         let actors = actors_of(&j.differences);
-        let paths: Vec<String> = j.differences.iter().map(|d| d.path.clone()).collect();
-        let changed = before != Some(j.status)
-            || states.get(key).is_some_and(|s| s.differences.iter().map(|d| &d.path).ne(paths.iter()));
-        let since = match states.get(key) {
-            Some(s) if before == Some(j.status) => s.since.clone(),
-            _ => now.to_owned(),
+        let (before, same_paths) = match states.get(key) {
+            Some(s) => (Some(s.status), s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path))),
+            None => (None, false),
         };
-        if changed {
+        if before != Some(j.status) || !same_paths {
             out.push(Transition {
-                source,
+                source: self.sources[i].name.clone(),
                 key: key.clone(),
                 from: before,
                 to: Some(j.status),
-                paths,
+                paths: j.differences.iter().map(|d| d.path.clone()).collect(),
                 actors: actors.clone(),
             });
+        }
+        // an unchanged status is updated in place: no key copies for the common case
+        if let Some(st) = states.get_mut(key)
+            && st.status == j.status
+        {
+            st.reason = j.reason;
+            st.resource_version = j.resource_version;
+            st.marker = j.marker;
+            st.differences = j.differences;
+            st.actors = actors;
+            return;
         }
         states.insert(
             key.clone(),
             ResourceState {
                 key: key.clone(),
                 status: j.status,
-                since,
+                since: now.to_owned(),
                 reason: j.reason,
                 resource_version: j.resource_version,
                 marker: j.marker,

@@ -16,7 +16,8 @@ const KEPT_METADATA: &[&str] =
 /// Annotations that are never compared and can be large.
 const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
 
-/// One live object as the detector keeps it.
+/// One live object as the detector keeps it. Its managedFields field sets are kept as JSON text
+/// (`"fieldsV1": "{...}"`), which `diff::managed_fields` parses on first use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Projection {
     /// `metadata.resourceVersion`, for ordering and for guarded writes.
@@ -52,6 +53,15 @@ impl Projection {
                     resource_version = rv.as_str().into();
                 }
                 meta.retain(|k, _| KEPT_METADATA.contains(&k.as_str()));
+                // a field set is a deep tree of small maps that most comparisons never read:
+                // kept as text, it costs one string to parse back instead of dozens of maps
+                if let Some(Value::Array(entries)) = meta.get_mut("managedFields") {
+                    for entry in entries {
+                        if let Some(fields) = entry.get_mut("fieldsV1").filter(|f| f.is_object()) {
+                            *fields = Value::String(fields.to_string());
+                        }
+                    }
+                }
                 if let Some(Value::Object(annotations)) = meta.get_mut("annotations") {
                     annotations.retain(|k, _| !DROPPED_ANNOTATIONS.contains(&k.as_str()));
                 }

@@ -118,7 +118,12 @@ impl Entry<'_> {
     }
 
     fn root(&self) -> &Node {
-        self.root.get_or_init(|| self.raw.get("fieldsV1").map(parse_node).unwrap_or_default())
+        self.root.get_or_init(|| match self.raw.get("fieldsV1") {
+            // the detector keeps field sets as text (detect/projection.rs): parsed only when asked
+            Some(Value::String(text)) => serde_json::from_str::<Value>(text).map(|v| parse_node(&v)).unwrap_or_default(),
+            Some(v) => parse_node(v),
+            None => Node::default(),
+        })
     }
 
     /// True when this entry owns the node at `path`, or an ancestor recorded as a whole.
