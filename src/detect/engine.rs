@@ -454,7 +454,9 @@ impl Engine {
         };
         let actors = actors_of(&j.differences);
         let (before, same_paths) = match states.get(key) {
-            Some(s) => (Some(s.status), s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path))),
+            Some(s) => {
+                (Some(s.status), s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path)))
+            }
             None => (None, false),
         };
         if before != Some(j.status) || !same_paths {

@@ -56,6 +56,13 @@ fn engine() -> Engine {
     e
 }
 
+/// An engine whose Deployment kind was listed with the web object at `image`, as Argo CD applied it.
+fn listed(image: &str) -> Engine {
+    let mut e = engine();
+    e.relist("apps", "Deployment", Some("demo"), vec![proj(key(), live(image, "10", "argocd-controller"))], "t1");
+    e
+}
+
 fn status(e: &Engine) -> State {
     e.source("shop").and_then(|s| s.resources).map_or(State::Unknown, |r| r[0].status)
 }
@@ -78,14 +85,7 @@ fn unknown_until_the_kind_is_listed_then_synced_without_news() {
 
 #[test]
 fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
-    let mut e = engine();
-    e.relist(
-        "apps",
-        "Deployment",
-        Some("demo"),
-        vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
-        "t1",
-    );
+    let mut e = listed("nginx:1.25");
     let t = e.apply(&key(), live("nginx:1.26", "11", "kubectl-edit"), "t2");
     assert_eq!(t[0].event(), Some("drift.detected"));
     assert_eq!(t[0].actors[0].manager, "kubectl-edit");
@@ -101,14 +101,7 @@ fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
 
 #[test]
 fn deletion_is_missing_and_a_new_revision_re_evaluates() {
-    let mut e = engine();
-    e.relist(
-        "apps",
-        "Deployment",
-        Some("demo"),
-        vec![proj(key(), live("nginx:1.26", "10", "argocd-controller"))],
-        "t1",
-    );
+    let mut e = listed("nginx:1.26");
     assert_eq!(status(&e), State::OutOfSync);
     let t = e.set_sources(vec![source("shop", "nginx:1.26")], "t2");
     assert_eq!(t[0].event(), Some("drift.resolved"));
@@ -144,14 +137,7 @@ fn marked_objects_git_no_longer_declares_are_extra() {
 
 #[test]
 fn projections_are_much_smaller_than_values() {
-    let mut e = engine();
-    e.relist(
-        "apps",
-        "Deployment",
-        Some("demo"),
-        vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
-        "t1",
-    );
+    let e = listed("nginx:1.25");
     let (n, bytes) = e.live_size();
     assert_eq!(n, 1);
     assert!(bytes < 1000, "{bytes}");

@@ -120,7 +120,9 @@ impl Entry<'_> {
     fn root(&self) -> &Node {
         self.root.get_or_init(|| match self.raw.get("fieldsV1") {
             // the detector keeps field sets as text (detect/projection.rs): parsed only when asked
-            Some(Value::String(text)) => serde_json::from_str::<Value>(text).map(|v| parse_node(&v)).unwrap_or_default(),
+            Some(Value::String(text)) => {
+                serde_json::from_str::<Value>(text).map(|v| parse_node(&v)).unwrap_or_default()
+            }
             Some(v) => parse_node(v),
             None => Node::default(),
         })

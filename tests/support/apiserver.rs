@@ -861,17 +861,6 @@ fn walk(v: &Value, path: &mut FieldPath, out: &mut BTreeSet<FieldPath>) {
 fn changed_leaves(old: &Value, new: &Value) -> BTreeSet<FieldPath> {
     let before = leaves(old);
     let after = leaves(new);
-    let value_at = |obj: &Value, p: &FieldPath| -> Option<Value> {
-        let mut cur = obj;
-        for seg in p {
-            cur = if let Some(f) = seg.strip_prefix("f:") {
-                cur.get(f)?
-            } else {
-                cur.as_array()?.iter().find(|i| item_id(i).as_deref() == Some(seg))?
-            };
-        }
-        Some(cur.clone())
-    };
     after.into_iter().filter(|p| !before.contains(p) || value_at(old, p) != value_at(new, p)).collect()
 }
 
