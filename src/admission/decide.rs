@@ -366,6 +366,48 @@ mod tests {
         assert_eq!(plural("Gateway"), "gateways");
     }
 
+    /// The detector saw the object with Argo CD's tracking-id.
+    #[derive(Debug)]
+    struct Tracked;
+
+    impl LiveView for Tracked {
+        fn marker(&self, _key: &ResourceKey) -> Option<Marker> {
+            Some(Marker::ArgoTrackingId { app: "shop".into() })
+        }
+    }
+
+    #[test]
+    fn the_live_view_knows_an_object_is_managed_when_the_request_does_not() {
+        let object = |image: &str| {
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "old", "namespace": "demo"},
+                "spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}})
+        };
+        let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "name": "old", "namespace": "demo", "operation": "UPDATE",
+            "userInfo": {"username": "alice", "groups": ["developers"]},
+            "object": object("nginx:2"), "oldObject": object("nginx:1")}});
+        let parsed = super::super::review::parse(review.to_string().as_bytes()).unwrap();
+        let rules = vec![Rule::status()];
+        let mut policy = Policy {
+            reconciler_usernames: &[],
+            reconciler_groups: &[],
+            field_managers: &[],
+            break_glass_groups: &[],
+            mode: Mode::Enforce,
+            instance_label: false,
+            rules: &rules,
+            live: None,
+        };
+        let unmarked = decide(&policy, &[], &parsed.request);
+        assert!(unmarked.response.allowed, "no marker anywhere: unmanaged");
+        policy.live = Some(&Tracked);
+        let seen = decide(&policy, &[], &parsed.request);
+        assert!(!seen.response.allowed, "the live object is Argo CD's: {:?}", seen.outcome);
+    }
+
     #[test]
     fn path_overlap() {
         assert!(overlaps("spec.template", "spec.template.spec.containers[name=web].image"));
