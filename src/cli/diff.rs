@@ -10,8 +10,8 @@ use super::{live, source};
 use crate::config::Config;
 use crate::diff::report::{Comparison, SourceSet};
 use crate::diff::text::{self, Style};
-use crate::model::load;
 use crate::model::scope::Scopes;
+use crate::model::{ResourceKey, load};
 
 /// Arguments of `diff`.
 #[derive(Debug, Args)]
@@ -91,23 +91,24 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     if args.diff_mode == live::DiffMode::Ssa && args.live != "cluster" {
         bail!("--diff-mode ssa needs --live cluster: the dry run is the API server's");
     }
-    // the cluster is read before the comparison starts, so that a server-side dry run can
-    // first replace the desired objects with their prediction
-    let mut cluster_objects = Vec::new();
-    let mut findings = live::Findings::default();
-    if args.live == "cluster" {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // the cluster's kinds are resolved (and, for ssa, the desired objects predicted) before the
+    // comparison borrows the desired sets; the live objects then stream into it
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let cluster = if args.live == "cluster" {
         let mut sets: Vec<_> = sources.iter_mut().map(|(_, _, set)| set).collect();
-        findings = runtime.block_on(async {
+        let found = runtime.block_on(async {
             let conn = args.cluster.connect().await?;
-            live::read(&conn, &mut sets, args.diff_mode, &mut |v| {
-                cluster_objects.push(v);
-                Ok(())
-            })
-            .await
+            let kinds = live::discover(&conn, &sets).await;
+            if args.diff_mode == live::DiffMode::Ssa {
+                live::predict(&conn, &kinds, &mut sets).await?;
+            }
+            anyhow::Ok((conn, kinds))
         })?;
-        live::warn(&findings);
-    }
+        Some(found)
+    } else {
+        None
+    };
+    let mut findings = live::Findings::default();
 
     let sets: Vec<SourceSet<'_>> =
         sources.iter().map(|(name, rules, desired)| SourceSet { name: name.as_deref(), rules, desired }).collect();
@@ -117,17 +118,14 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     let mut observe = |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
     match args.live.as_str() {
         "cluster" => {
-            let origin = |v: &serde_json::Value| load::Origin {
-                file: PathBuf::from(format!(
-                    "cluster:{}",
-                    crate::model::ResourceKey::of(v).map(|k| k.human()).unwrap_or_default()
-                )),
-                line: None,
-            };
-            for v in cluster_objects {
-                let o = origin(&v);
-                observe(v, o)?;
-            }
+            let Some((conn, kinds)) = &cluster else { bail!("the cluster was not reached") };
+            findings = runtime.block_on(live::read(conn, kinds, &mut |v| {
+                let file =
+                    PathBuf::from(format!("cluster:{}", ResourceKey::of(&v).map(|k| k.human()).unwrap_or_default()));
+                observe(v, load::Origin { file, line: None })?;
+                Ok(())
+            }))?;
+            live::warn(&findings);
         }
         "-" => {
             let mut text = String::new();

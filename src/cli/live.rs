@@ -51,45 +51,59 @@ pub struct Findings {
     pub failed: Vec<(Target, String)>,
 }
 
-/// Lists every kind the desired sets hold, handing each live object to `each`. With
-/// `DiffMode::Ssa`, the desired objects are first replaced by their server-side prediction.
-pub async fn read(
-    conn: &Connection,
-    desired: &mut [&mut BTreeMap<ResourceKey, Manifest>],
-    mode: DiffMode,
-    each: &mut (dyn FnMut(Value) -> anyhow::Result<()> + Send),
-) -> anyhow::Result<Findings> {
+/// Resolves the kinds the desired sets hold through discovery.
+pub async fn discover(conn: &Connection, desired: &[&mut BTreeMap<ResourceKey, Manifest>]) -> Vec<(Target, Resolved)> {
     let targets = cluster::targets(
         desired
             .iter()
             .flat_map(|set| set.values())
             .map(|m| (&m.key, m.object.get("apiVersion").and_then(Value::as_str).unwrap_or("v1"))),
     );
+    cluster::resolve(conn, &targets).await
+}
+
+/// Replaces each desired object of a served kind with Git's declared fields as a server-side
+/// apply dry run predicts them (`--diff-mode ssa`).
+pub async fn predict(
+    conn: &Connection,
+    kinds: &[(Target, Resolved)],
+    desired: &mut [&mut BTreeMap<ResourceKey, Manifest>],
+) -> anyhow::Result<()> {
+    for (target, resolved) in kinds {
+        let Resolved::Served(ar, namespaced) = resolved else { continue };
+        for set in desired.iter_mut() {
+            for (key, m) in set.iter_mut().filter(|(k, _)| k.group == target.group && k.kind == target.kind) {
+                let ns = if *namespaced { key.namespace.as_deref() } else { None };
+                let predicted = cluster::dry_run_apply(conn, ar, ns, &key.name, &m.object, DRY_RUN_MANAGER).await?;
+                m.object = ssa::predicted_desired(&m.object, &predicted);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lists every served kind, handing each live object to `each` as it arrives, so that a large
+/// cluster is compared as a stream, never held whole.
+pub async fn read(
+    conn: &Connection,
+    kinds: &[(Target, Resolved)],
+    each: &mut dyn FnMut(Value) -> anyhow::Result<()>,
+) -> anyhow::Result<Findings> {
     let mut findings = Findings::default();
-    for (target, resolved) in cluster::resolve(conn, &targets).await {
-        let (ar, namespaced) = match resolved {
-            Resolved::Served(ar, namespaced) => (ar, namespaced),
+    for (target, resolved) in kinds {
+        let ar = match resolved {
+            Resolved::Served(ar, _) => ar,
             Resolved::Unserved => {
-                findings.unserved.push(target);
+                findings.unserved.push(target.clone());
                 continue;
             }
             Resolved::Failed(message) => {
-                findings.failed.push((target, message));
+                findings.failed.push((target.clone(), message.clone()));
                 continue;
             }
         };
-        if mode == DiffMode::Ssa {
-            for set in desired.iter_mut() {
-                for (key, m) in set.iter_mut().filter(|(k, _)| k.group == target.group && k.kind == target.kind) {
-                    let ns = if namespaced { key.namespace.as_deref() } else { None };
-                    let predicted =
-                        cluster::dry_run_apply(conn, &ar, ns, &key.name, &m.object, DRY_RUN_MANAGER).await?;
-                    m.object = ssa::predicted_desired(&m.object, &predicted);
-                }
-            }
-        }
         let mut failure = None;
-        let result = cluster::list_live(conn, &target, &ar, &mut |v| {
+        let result = cluster::list_live(conn, target, ar, &mut |v| {
             if failure.is_none()
                 && let Err(e) = each(v)
             {
@@ -102,7 +116,7 @@ pub async fn read(
             return Err(e);
         }
         if let Err(e) = result {
-            findings.failed.push((target, e.to_string()));
+            findings.failed.push((target.clone(), e.to_string()));
         }
     }
     Ok(findings)

@@ -15,7 +15,7 @@ pub async fn list_live(
     conn: &Connection,
     target: &Target,
     ar: &ApiResource,
-    each: &mut (dyn FnMut(Value) -> Result<(), ClusterError> + Send),
+    each: &mut dyn FnMut(Value) -> Result<(), ClusterError>,
 ) -> Result<(), ClusterError> {
     let api: Api<DynamicObject> = match &target.namespace {
         Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
