@@ -20,6 +20,7 @@ pub mod detect;
 pub mod diff;
 pub mod encoding;
 pub mod git;
+pub mod heal;
 pub mod memory;
 pub mod model;
 pub mod render;

@@ -338,6 +338,17 @@ impl<'r> Applicable<'r> {
         Self { rules }
     }
 
+    /// The paths that a pointer or jq rule ignores, as tokens: what self-heal must never write,
+    /// as Argo CD's RespectIgnoreDifferences.
+    pub fn ignored_paths(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for (rule, jq_paths) in &self.rules {
+            out.extend(rule.pointers.iter().map(|(_, t)| t.clone()));
+            out.extend(jq_paths.iter().cloned());
+        }
+        out
+    }
+
     /// The rule that suppresses `diff`, if any.
     pub fn suppression(&self, diff: &Difference, live: &Value, managed: &ManagedFields) -> Option<Suppression> {
         let live_tokens = diff.path.tokens(Side::Live);

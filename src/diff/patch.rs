@@ -49,12 +49,13 @@ fn add_tokens(d: &Difference) -> Option<Vec<String>> {
     Some(tokens)
 }
 
-fn ptr(tokens: &[String]) -> PointerBuf {
+/// A JSON pointer from its tokens.
+pub fn ptr(tokens: &[String]) -> PointerBuf {
     PointerBuf::from_tokens(tokens.iter().map(String::as_str))
 }
 
 /// Orders token lists with numeric tokens compared as numbers.
-fn compare_tokens(a: &[String], b: &[String]) -> std::cmp::Ordering {
+pub fn compare_tokens(a: &[String], b: &[String]) -> std::cmp::Ordering {
     for (x, y) in a.iter().zip(b) {
         let ord = match (x.parse::<usize>(), y.parse::<usize>()) {
             (Ok(i), Ok(j)) => i.cmp(&j),
