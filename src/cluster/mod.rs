@@ -2,10 +2,12 @@
 //! desired state holds, lists and watches them into the detector's engine, and runs
 //! server-side-apply dry runs. Every decision stays in `detect` and `diff`.
 
+pub mod apply;
 mod client;
 mod detector;
 mod discovery;
 mod dry_run;
+pub mod heal;
 mod list;
 mod watch;
 

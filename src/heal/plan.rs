@@ -1,6 +1,7 @@
-//! The plan for one drifted object: a server-side apply of Git's object without the paths the
-//! ignore rules cover, then a JSON patch that removes additive drift, guarded by the live
-//! resourceVersion so that a concurrent change is never overwritten.
+//! The plan for one drifted object: a JSON patch that removes additive drift, guarded by the
+//! live resourceVersion so that a concurrent change is never overwritten, then a server-side
+//! apply of Git's object without the paths the ignore rules cover. The patch goes first because
+//! its pointers are into the object as it was compared; the apply would move them.
 
 use json_patch::{Patch, PatchOperation, RemoveOperation, TestOperation};
 use serde::Serialize;
@@ -8,17 +9,20 @@ use serde_json::Value;
 
 use crate::detect::State;
 use crate::diff::compare::Change;
+use crate::diff::ignore::Applicable;
 use crate::diff::managed_fields::Actor;
 use crate::diff::patch::{compare_tokens, ptr};
 use crate::diff::path::tokens_of;
-use crate::diff::report::Reported;
+use crate::diff::report::{self, Reported, Settings};
+use crate::model::ResourceKey;
+use crate::model::ownership;
 
 /// What self-heal does to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
 pub enum Action {
-    /// Apply Git's object (server-side apply, field manager `driftgate`, forced), then remove
-    /// what non-reconcilers added under declared structures.
+    /// Remove what non-reconcilers added under declared structures, then apply Git's object
+    /// (server-side apply, field manager `driftgate`, forced).
     Revert {
         /// The object to apply: Git's, without ignored paths.
         apply: Value,
@@ -73,6 +77,55 @@ pub fn plan(input: Input<'_>) -> Action {
         }
         (State::Missing, Some(desired)) => Action::Create { apply: strip(desired, input.ignored) },
         (State::Extra, _) if input.prune => Action::Prune,
+        _ => Action::Nothing,
+    }
+}
+
+/// Plans from the objects themselves: compares them (as `diff` does) and plans from the result.
+/// `live` is `None` when the object does not exist.
+pub fn from_objects(
+    key: &ResourceKey,
+    desired: Option<&Value>,
+    live: Option<&Value>,
+    settings: Settings<'_>,
+    prune: bool,
+) -> Action {
+    match (desired, live) {
+        (Some(d), Some(l)) => {
+            let report = report::diff_resource(key, d, l, settings);
+            if report.differences.is_empty() {
+                return Action::Nothing;
+            }
+            let ignored = Applicable::new(settings.rules, key, d, l).ignored_paths();
+            let rv = l.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+            plan(Input {
+                status: State::OutOfSync,
+                desired: Some(d),
+                differences: &report.differences,
+                resource_version: rv,
+                ignored: &ignored,
+                prune,
+            })
+        }
+        (Some(d), None) => {
+            let ignored = Applicable::new(settings.rules, key, d, &Value::Null).ignored_paths();
+            plan(Input {
+                status: State::Missing,
+                desired: Some(d),
+                differences: &[],
+                resource_version: None,
+                ignored: &ignored,
+                prune,
+            })
+        }
+        (None, Some(l)) if ownership::marker(l, key, settings.instance_label).is_some() => plan(Input {
+            status: State::Extra,
+            desired: None,
+            differences: &[],
+            resource_version: None,
+            ignored: &[],
+            prune,
+        }),
         _ => Action::Nothing,
     }
 }

@@ -1,0 +1,147 @@
+//! Self-heal's writes against the fake API server: a revert is one guarded patch plus one forced
+//! apply; ignored fields (an HPA's replicas) are never written; deleted objects come back; a plan
+//! made on an object that changed since fails instead of clobbering the change.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use driftgate::cluster::heal::execute;
+use driftgate::cluster::{self, Resolved};
+use driftgate::diff::ignore::{IgnoreRuleSpec, Rule};
+use driftgate::diff::report::Settings;
+use driftgate::heal::plan::{Action, from_objects};
+use driftgate::model::ResourceKey;
+use serde_json::{Value, json};
+use support::apiserver::FakeApiServer;
+use support::workload::{DEPLOYMENT, edit_image, yaml};
+
+fn key() -> ResourceKey {
+    ResourceKey::new("apps", "Deployment", Some("demo"), "web")
+}
+
+fn rules(extra: &str) -> Vec<Rule> {
+    let mut rules = vec![Rule::status()];
+    if !extra.is_empty() {
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str(extra).unwrap();
+        rules.push(Rule::compile(&spec, "ignoreDifferences[0]".into()).unwrap());
+    }
+    rules
+}
+
+/// Plans from the fake's current object and carries the plan out; the action and the calls made.
+fn heal(api: &FakeApiServer, rules: &[Rule]) -> (Action, Result<u32, Option<u16>>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(tmp.path());
+    let live = api.get("Deployment", Some("demo"), "web");
+    let reconcilers = vec!["argocd-controller".to_owned()];
+    let settings = Settings { rules, reconcilers: &reconcilers, instance_label: false };
+    let action = from_objects(&key(), Some(&yaml(DEPLOYMENT)), live.as_ref(), settings, false);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let result = rt.block_on(async {
+        let conn = cluster::connect(Some(&kubeconfig), None).await.unwrap();
+        let target = cluster::Target {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("demo".into()),
+        };
+        let resolved = cluster::resolve(&conn, &[target]).await;
+        let Resolved::Served(ar, namespaced) = &resolved[0].1 else { panic!("apps/v1 Deployment is served") };
+        execute(&conn, ar, *namespaced, &key(), &action).await.map(|d| d.calls).map_err(|e| e.code())
+    });
+    (action, result)
+}
+
+fn container(api: &FakeApiServer) -> Value {
+    api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["template"]["spec"]["containers"][0].clone()
+}
+
+#[test]
+fn a_kubectl_edit_of_the_image_and_an_added_env_var_are_reverted_in_two_calls() {
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    let mut live = api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.26");
+    live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "DEBUG", "value": "true"}]);
+    api.write(live, "kubectl-edit");
+
+    let (action, result) = heal(&api, &rules(""));
+    let Action::Revert { prune, actors, .. } = &action else { panic!("{action:?}") };
+    assert!(prune.is_some(), "the env var is additive drift");
+    assert_eq!(actors[0].manager, "kubectl-edit");
+    assert_eq!(result, Ok(2), "one guarded patch, one apply");
+    let c = container(&api);
+    assert_eq!(c["image"], "nginx:1.25");
+    assert!(c.get("env").is_none_or(|e| e.as_array().is_some_and(Vec::is_empty)), "{c}");
+    // healed: nothing left to do
+    assert_eq!(heal(&api, &rules("")).0, Action::Nothing);
+    let managers: Vec<String> = api.get("Deployment", Some("demo"), "web").unwrap()["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["manager"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(managers.contains(&"driftgate".to_owned()), "{managers:?}");
+}
+
+#[test]
+fn an_hpa_style_replicas_change_survives_the_revert() {
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    let mut live = api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["replicas"] = json!(7);
+    api.write(live, "kube-controller-manager");
+    edit_image(&api, "nginx:1.26");
+    let hpa = rules("group: apps\nkind: Deployment\njsonPointers: [/spec/replicas]");
+    let (action, result) = heal(&api, &hpa);
+    let Action::Revert { apply, .. } = &action else { panic!("{action:?}") };
+    assert!(apply["spec"].get("replicas").is_none(), "replicas is never applied: {apply}");
+    assert_eq!(result, Ok(1), "no additive drift: the apply alone");
+    let obj = api.get("Deployment", Some("demo"), "web").unwrap();
+    assert_eq!(obj["spec"]["replicas"], 7);
+    assert_eq!(container(&api)["image"], "nginx:1.25");
+}
+
+#[test]
+fn a_deleted_object_comes_back() {
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    api.remove("Deployment", Some("demo"), "web");
+    let (action, result) = heal(&api, &rules(""));
+    assert!(matches!(action, Action::Create { .. }), "{action:?}");
+    assert_eq!(result, Ok(1));
+    assert_eq!(container(&api)["image"], "nginx:1.25");
+}
+
+#[test]
+fn a_plan_made_on_an_older_object_fails_instead_of_clobbering() {
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    let mut live = api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "DEBUG", "value": "true"}]);
+    api.write(live, "kubectl-edit");
+    let stale = api.get("Deployment", Some("demo"), "web").unwrap();
+    // someone changes the object after the plan was made
+    let mut moved = stale.clone();
+    moved["metadata"]["labels"]["team"] = json!("blue");
+    api.write(moved, "kubectl-label");
+    let reconcilers = vec!["argocd-controller".to_owned()];
+    let r = rules("");
+    let settings = Settings { rules: &r, reconcilers: &reconcilers, instance_label: false };
+    let action = from_objects(&key(), Some(&yaml(DEPLOYMENT)), Some(&stale), settings, false);
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(tmp.path());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let code = rt.block_on(async {
+        let conn = cluster::connect(Some(&kubeconfig), None).await.unwrap();
+        let t =
+            cluster::Target { group: "apps".into(), version: "v1".into(), kind: "Deployment".into(), namespace: None };
+        let resolved = cluster::resolve(&conn, &[t]).await;
+        let Resolved::Served(ar, _) = &resolved[0].1 else { panic!() };
+        execute(&conn, ar, true, &key(), &action).await.unwrap_err().code()
+    });
+    assert_eq!(code, Some(422), "the resourceVersion test failed, as the API answers a failed test");
+    let now = api.get("Deployment", Some("demo"), "web").unwrap();
+    assert_eq!(now["metadata"]["labels"]["team"], "blue");
+    assert_eq!(now["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"], "DEBUG", "nothing was removed");
+}
