@@ -145,3 +145,37 @@ fn a_plan_made_on_an_older_object_fails_instead_of_clobbering() {
     assert_eq!(now["metadata"]["labels"]["team"], "blue");
     assert_eq!(now["spec"]["template"]["spec"]["containers"][0]["env"][0]["name"], "DEBUG", "nothing was removed");
 }
+
+#[test]
+fn two_candidates_one_lease_one_leader() {
+    use driftgate::cluster::lease::{LeaseConfig, try_acquire_or_renew};
+    use std::time::Duration;
+    let api = FakeApiServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(tmp.path());
+    let cfg = |who: &str| LeaseConfig {
+        namespace: "demo".into(),
+        name: "driftgate-leader".into(),
+        identity: who.into(),
+        duration: Duration::from_secs(1),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let conn = cluster::connect(Some(&kubeconfig), None).await.unwrap();
+        // both race for a lease that does not exist yet: one creates it, the other gets 409
+        let (ca, cb) = (cfg("a"), cfg("b"));
+        let (a, b) = tokio::join!(try_acquire_or_renew(&conn, &ca), try_acquire_or_renew(&conn, &cb));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a ^ b, "exactly one leader: a={a} b={b}");
+        let (leader, follower) = if a { ("a", "b") } else { ("b", "a") };
+        assert!(try_acquire_or_renew(&conn, &cfg(leader)).await.unwrap(), "the leader renews");
+        assert!(!try_acquire_or_renew(&conn, &cfg(follower)).await.unwrap(), "the follower waits");
+        // the leader stops renewing: after the lease duration the follower takes over
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert!(try_acquire_or_renew(&conn, &cfg(follower)).await.unwrap(), "take-over");
+        assert!(!try_acquire_or_renew(&conn, &cfg(leader)).await.unwrap(), "the old leader follows");
+    });
+    let lease = api.get("Lease", Some("demo"), "driftgate-leader").unwrap();
+    assert_eq!(lease["spec"]["leaseTransitions"], 1);
+    assert!(lease["spec"]["renewTime"].as_str().unwrap().len() == "2026-11-28T02:02:42.401760Z".len());
+}
