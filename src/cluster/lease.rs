@@ -32,7 +32,7 @@ pub fn step(lease: Option<(&str, OffsetDateTime, Duration)>, me: &str, now: Offs
     match lease {
         None => Step::Create,
         Some((holder, _, _)) if holder == me => Step::Renew,
-        Some((holder, _, _)) if holder.is_empty() => Step::TakeOver,
+        Some(("", _, _)) => Step::TakeOver,
         Some((_, renewed, duration)) if now - renewed > duration => Step::TakeOver,
         Some(_) => Step::Follow,
     }
