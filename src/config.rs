@@ -224,7 +224,7 @@ pub struct BreakGlass {
 }
 
 /// Self-heal settings.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SelfHeal {
     /// Revert drift.
@@ -236,6 +236,36 @@ pub struct SelfHeal {
     /// Retry, in Argo CD's schema.
     #[serde(default)]
     pub retry: Retry,
+    /// Delete Extra objects (marked as managed, no longer in Git); off by default, as in Argo CD.
+    #[serde(default)]
+    pub prune: bool,
+    /// Reverts of one object's field within `flapWindow` that quarantine it.
+    #[serde(default = "default_flap_threshold")]
+    pub flap_threshold: usize,
+    /// The window of `flapThreshold`.
+    #[serde(default = "default_flap_window", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub flap_window: Duration,
+}
+
+impl Default for SelfHeal {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            dry_run: false,
+            retry: Retry::default(),
+            prune: false,
+            flap_threshold: default_flap_threshold(),
+            flap_window: default_flap_window(),
+        }
+    }
+}
+
+fn default_flap_threshold() -> usize {
+    3
+}
+
+fn default_flap_window() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// Argo CD's retry schema.

@@ -57,6 +57,17 @@ impl Running {
 /// A Git source `shop` (polled every 200 ms) holding the workload plus `extra`, the fake
 /// holding the workload as Git says, and `serve` watching it.
 fn start(tmp: &Path, extra: &[&str], before: impl FnOnce(&FakeApiServer)) -> Running {
+    start_with(tmp, extra, "", &[], before)
+}
+
+/// `start`, with more config (YAML appended to the config file) and more `serve` flags.
+fn start_with(
+    tmp: &Path,
+    extra: &[&str],
+    config_extra: &str,
+    args_extra: &[&str],
+    before: impl FnOnce(&FakeApiServer),
+) -> Running {
     let repo = support::git::init(tmp, "gitops");
     let mut files = vec![("apps/web.yaml", DEPLOYMENT), ("apps/config.yaml", CONFIGMAP)];
     let names: Vec<String> = (0..extra.len()).map(|i| format!("apps/extra-{i}.yaml")).collect();
@@ -68,7 +79,7 @@ fn start(tmp: &Path, extra: &[&str], before: impl FnOnce(&FakeApiServer)) -> Run
     std::fs::write(
         &config,
         format!(
-            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: shop\n    path: apps\n    namespace: demo\n    git: {{url: {}, revision: main, interval: 200ms}}\naudit:\n  sinks:\n    - type: stdout\n",
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: shop\n    path: apps\n    namespace: demo\n    git: {{url: {}, revision: main, interval: 200ms}}\naudit:\n  sinks:\n    - type: stdout\n{config_extra}",
             repo.display()
         ),
     )
@@ -81,14 +92,14 @@ fn start(tmp: &Path, extra: &[&str], before: impl FnOnce(&FakeApiServer)) -> Run
     let kubeconfig = api.kubeconfig(tmp);
     let ca = certs(tmp);
     let cache = tmp.join("cache");
-    let server = Server::start(
-        &[
-            &format!("--config={}", config.display()),
-            &format!("--kubeconfig={}", kubeconfig.display()),
-            &format!("--cache-dir={}", cache.display()),
-        ],
-        tmp,
+    let (config_arg, kube_arg, cache_arg) = (
+        format!("--config={}", config.display()),
+        format!("--kubeconfig={}", kubeconfig.display()),
+        format!("--cache-dir={}", cache.display()),
     );
+    let mut args = vec![config_arg.as_str(), kube_arg.as_str(), cache_arg.as_str()];
+    args.extend_from_slice(args_extra);
+    let server = Server::start(&args, tmp);
     server.wait_for("drift detector watching");
     let running = Running { server, api, tls: client(&[&ca]), repo };
     running.until("first list", Duration::from_secs(10), |r| {
@@ -261,4 +272,182 @@ fn status_reads_a_running_server_and_computes_once_without_one() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let drifted = once.lines().find(|l| l.contains("Deployment.apps demo/web")).unwrap_or_else(|| panic!("{once}"));
     assert!(drifted.contains("OutOfSync") && drifted.contains("kubectl-edit"), "{once}");
+}
+
+// ---- self-heal inside `serve` ----
+
+const HEAL: &str =
+    "selfHeal:\n  enabled: true\n  retry: {limit: 3, backoff: {duration: 200ms, factor: 2, maxDuration: 1s}}\n";
+const LEASE: &[&str] = &["--lease-namespace=demo", "--lease-duration=1"];
+
+fn image(r: &Running) -> String {
+    let d = r.api.get("Deployment", Some("demo"), "web").unwrap();
+    d["spec"]["template"]["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_owned()
+}
+
+fn patches(r: &Running) -> usize {
+    r.api.requests().iter().filter(|q| q.starts_with("PATCH /apis/apps/v1/namespaces/demo/deployments/web")).count()
+}
+
+#[test]
+fn a_kubectl_edit_is_reverted_within_two_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26".into();
+    live["spec"]["template"]["spec"]["containers"][0]["env"] = serde_json::json!([{"name": "DEBUG", "value": "1"}]);
+    r.api.write(live, "kubectl-edit");
+    let start = Instant::now();
+    while image(&r) != "nginx:1.25" {
+        assert!(start.elapsed() < Duration::from_secs(2), "not reverted within 2 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("edit to revert: {:?}", start.elapsed());
+    let c = r.api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["template"]["spec"]["containers"][0].clone();
+    assert!(c.get("env").is_none_or(|e| e.as_array().is_some_and(Vec::is_empty)), "the added env var is removed: {c}");
+    r.until("heal.applied", Duration::from_secs(2), |r| !events(r, "dev.driftgate.heal.applied").is_empty());
+    let applied = &events(&r, "dev.driftgate.heal.applied")[0];
+    assert_eq!(applied["data"]["actors"][0]["manager"], "kubectl-edit");
+    assert_eq!(applied["data"]["calls"], 2, "one guarded patch, one apply");
+    r.until("Synced", Duration::from_secs(2), |r| r.resource("Deployment")["status"] == "Synced");
+}
+
+#[test]
+fn an_hpa_replicas_change_is_never_healed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rule = format!(
+        "{HEAL}ignoreDifferences:\n  - group: apps\n    kind: Deployment\n    jsonPointers: [/spec/replicas]\n"
+    );
+    let r = start_with(tmp.path(), &[], &rule, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    for n in [3, 5, 4, 6, 7] {
+        let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+        live["spec"]["replicas"] = n.into();
+        r.api.write(live, "kube-controller-manager");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(r.api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["replicas"], 7);
+    assert_eq!(patches(&r), 0, "no heal touched the object");
+    assert!(events(&r, "dev.driftgate.heal.applied").is_empty());
+}
+
+#[test]
+fn a_deleted_object_comes_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    r.api.remove("ConfigMap", Some("demo"), "app-config");
+    let start = Instant::now();
+    while r.api.get("ConfigMap", Some("demo"), "app-config").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(2), "not recreated within 2 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_conflict_is_retried_with_backoff_and_a_webhook_denial_is_reported_without_spinning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    r.api.fail_writes("driftgate", Some(1), 409, "the object has been modified");
+    edit_image(&r.api, "nginx:1.26");
+    let start = Instant::now();
+    while image(&r) != "nginx:1.25" {
+        assert!(start.elapsed() < Duration::from_secs(3), "the conflict was not retried");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let failed = &events(&r, "dev.driftgate.heal.failed")[0];
+    assert_eq!(failed["data"]["persistent"], false);
+    assert!(failed["data"]["retryInSeconds"].as_f64().unwrap() > 0.0);
+
+    // an admission webhook that denies driftgate: reported once per object version, never a hot loop
+    r.api.fail_writes("driftgate", None, 403, "admission webhook \"policy.example.com\" denied the request: frozen");
+    edit_image(&r.api, "nginx:1.27");
+    r.until("denial reported", Duration::from_secs(3), |r| {
+        events(r, "dev.driftgate.heal.failed").iter().any(|e| e["data"]["persistent"] == true)
+    });
+    let before = patches(&r);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(patches(&r) <= before + 1, "no retries of a persistent failure: {} -> {}", before, patches(&r));
+    assert_eq!(image(&r), "nginx:1.27");
+}
+
+#[test]
+fn a_flapping_object_is_quarantined_after_three_reverts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    // a rogue controller puts its image back every time driftgate reverts it
+    let start = Instant::now();
+    let mut fights = 0;
+    while events(&r, "dev.driftgate.heal.quarantined").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(10), "never quarantined after {fights} fights");
+        if image(&r) == "nginx:1.25" {
+            let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+            live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:rogue".into();
+            r.api.write(live, "rogue-controller");
+            fights += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let q = &events(&r, "dev.driftgate.heal.quarantined")[0];
+    assert_eq!(q["data"]["competitor"], "rogue-controller");
+    assert!(q["data"]["suggestedRule"].as_str().unwrap().contains("managedFieldsManagers: [rogue-controller]"));
+    // quarantined: the rogue value now stays
+    if image(&r) == "nginx:1.25" {
+        let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+        live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:rogue".into();
+        r.api.write(live, "rogue-controller");
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(image(&r), "nginx:rogue");
+}
+
+#[test]
+fn with_two_healers_and_one_lease_only_one_acts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(
+        tmp.path(),
+        &[],
+        HEAL,
+        &["--lease-namespace=demo", "--lease-duration=1", "--identity=first"],
+        |_| {},
+    );
+    r.server.wait_for("acquired the self-heal lease");
+    // a second replica against the same API server and Lease
+    let config = tmp.path().join("driftgate.yaml");
+    let kubeconfig = tmp.path().join("kubeconfig");
+    let second_dir = tmp.path().join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    for f in ["tls.crt", "tls.key"] {
+        std::fs::copy(tmp.path().join(f), second_dir.join(f)).unwrap();
+    }
+    let second = Server::start(
+        &[
+            &format!("--config={}", config.display()),
+            &format!("--kubeconfig={}", kubeconfig.display()),
+            &format!("--cache-dir={}", tmp.path().join("cache2").display()),
+            "--lease-namespace=demo",
+            "--lease-duration=1",
+            "--identity=second",
+        ],
+        &second_dir,
+    );
+    second.wait_for("drift detector watching");
+    std::thread::sleep(Duration::from_millis(1500));
+    let lease = r.api.get("Lease", Some("demo"), "driftgate-self-heal").unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "first");
+    edit_image(&r.api, "nginx:1.26");
+    let start = Instant::now();
+    while image(&r) != "nginx:1.25" {
+        assert!(start.elapsed() < Duration::from_secs(2), "not reverted");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let heals =
+        |s: &Server| s.events.lock().unwrap().iter().filter(|l| l.contains("dev.driftgate.heal.applied")).count();
+    assert_eq!(heals(&r.server), 1, "the leader healed");
+    assert_eq!(heals(&second), 0, "the follower did not");
+    assert!(!second.log.lock().unwrap().iter().any(|l| l.contains("acquired the self-heal lease")));
 }

@@ -119,6 +119,36 @@ pub fn drift_event(t: &Transition, info: Option<&SourceInfo>, time: &str) -> Opt
     })
 }
 
+/// A self-heal event: `dev.driftgate.heal.{applied,failed,quarantined}` (`.dryrun` appended when
+/// nothing was changed). `data` carries the action, paths, actors and outcome; never values.
+pub fn heal_event(
+    kind: &str,
+    subject: &crate::model::ResourceKey,
+    mut data: Value,
+    dry_run: bool,
+    time: &str,
+) -> CloudEvent {
+    if let Value::Object(m) = &mut data {
+        m.insert("dryRun".into(), Value::Bool(dry_run));
+        m.insert("object".into(), serde_json::to_value(subject).unwrap_or(Value::Null));
+    }
+    let event_type = format!("dev.driftgate.heal.{kind}{}", if dry_run { ".dryrun" } else { "" });
+    let id = crate::encoding::hex(&Sha256::digest(format!("{event_type}|{subject}|{time}|{data}")))
+        .chars()
+        .take(32)
+        .collect();
+    CloudEvent {
+        specversion: "1.0",
+        id,
+        source: "driftgate".into(),
+        event_type,
+        time: time.to_owned(),
+        datacontenttype: "application/json",
+        subject: Some(subject.to_string()),
+        data,
+    }
+}
+
 /// The current time in RFC 3339, for events.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()

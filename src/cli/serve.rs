@@ -12,6 +12,8 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use clap::Args;
 
 use crate::audit::Sink;
+use crate::cluster::healer::{self, Healer};
+use crate::cluster::lease::{self, LeaseConfig};
 use crate::cluster::{self, Detector};
 use crate::config::Config;
 use crate::desired::{self, Event, Store};
@@ -39,6 +41,18 @@ pub struct ServeArgs {
     /// The kubeconfig context to use instead of the current one.
     #[arg(long)]
     pub context: Option<String>,
+    /// Namespace of the self-heal Lease (driftgate's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "driftgate-system")]
+    pub lease_namespace: String,
+    /// Name of the self-heal Lease.
+    #[arg(long, default_value = "driftgate-self-heal")]
+    pub lease_name: String,
+    /// Seconds a leader may go without renewing before another replica takes over.
+    #[arg(long, default_value_t = 15)]
+    pub lease_duration: u64,
+    /// This replica's identity in the Lease; the pod name in a cluster.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
     /// Close connections that send no complete request within this many seconds.
     #[arg(long, default_value_t = 10)]
     pub request_timeout: u64,
@@ -131,6 +145,12 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
         return;
     }
     let (kubeconfig, context) = (args.kubeconfig.clone(), args.context.clone());
+    let lease = LeaseConfig {
+        namespace: args.lease_namespace.clone(),
+        name: args.lease_name.clone(),
+        identity: args.identity.clone().unwrap_or_else(default_identity),
+        duration: Duration::from_secs(args.lease_duration.max(1)),
+    };
     let (config, state, store) = (Arc::clone(config), Arc::clone(state), state.store());
     tokio::spawn(async move {
         let conn = match cluster::connect(kubeconfig.as_deref(), context.as_deref()).await {
@@ -141,11 +161,38 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
             }
         };
         eprintln!("driftgate: drift detector watching {}", conn.server);
-        let detector = Detector::new(conn, config, store);
+        let detector = Detector::new(conn.clone(), Arc::clone(&config), Arc::clone(&store));
         state.set_detector(detector.handle());
+        let wake = Arc::new(tokio::sync::Notify::new());
+        if config.self_heal.enabled {
+            let leader = lease::spawn(conn.clone(), lease);
+            let reporter = Arc::clone(&state);
+            let report: healer::Report =
+                Box::new(move |kind, key, data, dry_run| reporter.record_heal(kind, key, data, dry_run));
+            let healer =
+                Healer::new(conn, config.self_heal.clone(), detector.handle(), leader, Arc::clone(&wake), report);
+            tokio::spawn(healer.run(store.subscribe()));
+            eprintln!(
+                "driftgate: self-heal on{}",
+                if config.self_heal.dry_run { " (dry run: planned actions are only reported)" } else { "" }
+            );
+        }
         let observer = Arc::clone(&state);
-        detector.run(Box::new(move |engine, transitions| observer.observe_drift(engine, transitions))).await;
+        detector
+            .run(Box::new(move |engine, transitions| {
+                observer.observe_drift(engine, transitions);
+                if !transitions.is_empty() {
+                    wake.notify_one();
+                }
+            }))
+            .await;
     });
+}
+
+/// The host name and process id: unique among replicas outside a cluster too.
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    format!("{}-{}", if host.is_empty() { "driftgate" } else { &host }, std::process::id())
 }
 
 async fn wait_for_signal() {

@@ -8,6 +8,7 @@ mod detector;
 mod discovery;
 mod dry_run;
 pub mod heal;
+pub mod healer;
 pub mod lease;
 mod list;
 mod watch;

@@ -198,6 +198,23 @@ pub struct SourceStatus {
     pub resources: Option<Vec<ResourceState>>,
 }
 
+/// A drifted resource, as self-heal picks it up.
+#[derive(Debug, Clone)]
+pub struct Drifted {
+    /// The source that declares (or owns) it.
+    pub source: String,
+    /// The object.
+    pub key: ResourceKey,
+    /// OutOfSync, Missing or Extra.
+    pub status: State,
+    /// Git's object (none for Extra).
+    pub desired: Option<Value>,
+    /// The source's rules.
+    pub rules: Arc<[Rule]>,
+    /// The live resourceVersion it was judged on.
+    pub resource_version: Option<String>,
+}
+
 /// The detector's state.
 #[derive(Debug, Default)]
 pub struct Engine {
@@ -531,6 +548,30 @@ impl Engine {
             kinds,
             resources: resources.then(|| self.states[i].values().cloned().collect()),
         }
+    }
+
+    /// Every drifted resource (OutOfSync, Missing, Extra) with what healing it needs: Git's
+    /// object, the source's rules, and the live resourceVersion it was judged on.
+    pub fn drifted(&self) -> Vec<Drifted> {
+        let mut out = Vec::new();
+        for (src, states) in self.sources.iter().zip(&self.states) {
+            for st in states.values().filter(|st| st.status.is_drift()) {
+                out.push(Drifted {
+                    source: src.name.clone(),
+                    key: st.key.clone(),
+                    status: st.status,
+                    desired: src.objects.get(&st.key).map(Declared::object),
+                    rules: Arc::clone(&src.rules),
+                    resource_version: st.resource_version.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The reconciler field managers.
+    pub fn reconcilers(&self) -> &[String] {
+        &self.reconcilers
     }
 
     /// Counts by status for each source, for the gauges.

@@ -29,8 +29,10 @@ pub enum Action {
         /// Removals of additive drift, first testing the resourceVersion the plan was made on.
         #[serde(skip_serializing_if = "Option::is_none")]
         prune: Option<Patch>,
-        /// The drifted paths.
+        /// The drifted paths, readable.
         paths: Vec<String>,
+        /// The same as JSON pointers into the live object.
+        pointers: Vec<String>,
         /// Whose changes are reverted.
         actors: Vec<Actor>,
     },
@@ -72,6 +74,7 @@ pub fn plan(input: Input<'_>) -> Action {
                 apply: strip(desired, input.ignored),
                 prune: prune_patch(input.differences, input.resource_version),
                 paths: input.differences.iter().map(|d| d.path.clone()).collect(),
+                pointers: input.differences.iter().map(|d| d.pointer.clone()).collect(),
                 actors,
             }
         }

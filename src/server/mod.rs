@@ -121,6 +121,13 @@ impl AppState {
         })
     }
 
+    /// Records a self-heal report: an audit event and a log line.
+    pub fn record_heal(&self, kind: &str, key: &crate::model::ResourceKey, data: serde_json::Value, dry_run: bool) {
+        eprintln!("driftgate: heal {kind}{} {}", if dry_run { " (dry run)" } else { "" }, key.human());
+        let event = audit::heal_event(kind, key, data, dry_run, &audit::now_rfc3339());
+        self.audit(&event);
+    }
+
     /// The desired-state store the webhook reads.
     pub fn store(&self) -> Arc<Store> {
         Arc::clone(&self.store)

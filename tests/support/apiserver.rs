@@ -98,6 +98,8 @@ struct Inner {
     mutator: Option<fn(&mut Value)>,
     /// Watches answered with 410 Expired.
     expired: usize,
+    /// Writes by a field manager that fail: (manager, how many more (None: all), code, message).
+    faults: Vec<(String, Option<usize>, u16, String)>,
 }
 
 struct Shared {
@@ -131,6 +133,7 @@ impl FakeApiServer {
                 now: None,
                 mutator: None,
                 expired: 0,
+                faults: Vec::new(),
             }),
             events,
             drop_watches: tokio::sync::watch::Sender::new(0),
@@ -254,6 +257,12 @@ impl FakeApiServer {
     /// Installs a mutating webhook that rewrites every object written.
     pub fn set_mutator(&self, f: fn(&mut Value)) {
         self.lock().mutator = Some(f);
+    }
+
+    /// Makes writes by `manager` fail with `code` (all of them, or the next `times`), as an
+    /// admission webhook's denial (403) or a conflict (409) would.
+    pub fn fail_writes(&self, manager: &str, times: Option<usize>, code: u16, message: &str) {
+        self.lock().faults.push((manager.to_owned(), times, code, message.to_owned()));
     }
 
     /// How many watches were answered with 410 Expired.
@@ -478,6 +487,21 @@ async fn handle(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers
         ua.split('/').next().unwrap_or(ua).to_owned()
     });
     let dry_run = q.get("dryRun").is_some_and(|d| d == "All");
+    if matches!(verb, "create" | "update" | "patch") {
+        let mut inner = st.inner.lock().unwrap();
+        if let Some(f) = inner.faults.iter_mut().find(|f| f.0 == manager && f.1 != Some(0)) {
+            if let Some(n) = &mut f.1 {
+                *n -= 1;
+            }
+            let (code, message) = (f.2, f.3.clone());
+            let reason = match code {
+                409 => "Conflict",
+                403 => "Forbidden",
+                _ => "BadRequest",
+            };
+            return status(code, reason, message, details(k, target.name.as_deref()));
+        }
+    }
     match verb {
         "watch" => watch(st, target, &q),
         "list" => list(&st, &target, &q),

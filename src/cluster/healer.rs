@@ -1,0 +1,247 @@
+//! The self-heal loop: wakes on drift, and while this replica holds the lease, puts drifted
+//! objects back, one at a time, at a steady pace, with per-object backoff and flap quarantine.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, DynamicObject};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, ApiResource, Scope};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+use super::heal::execute;
+use super::{Connection, DetectorHandle};
+use crate::config::SelfHeal;
+use crate::detect::Drifted;
+use crate::diff::report::Settings;
+use crate::heal::plan::{Action, from_objects};
+use crate::heal::quarantine::{CLEAR_ANNOTATION, Flaps};
+use crate::heal::retry::{Failure, RateLimit, classify, next_delay};
+use crate::model::ResourceKey;
+
+/// How often drift is looked for without a wake-up: retries fall due, leadership changes.
+const SWEEP: Duration = Duration::from_secs(1);
+
+/// Reports the loop makes: an audit event kind (`applied`, `failed`, `quarantined`), the object,
+/// the event's data, and whether it was a dry run.
+pub type Report = Box<dyn Fn(&str, &ResourceKey, Value, bool) + Send + Sync>;
+
+/// The object version a persistent failure (or a reported dry run) happened on.
+#[derive(Debug, PartialEq, Eq)]
+struct Stuck {
+    resource_version: Option<String>,
+}
+
+/// Per-object retry state.
+#[derive(Debug, Default)]
+struct Attempts {
+    failures: u32,
+    next: Option<Instant>,
+    /// A persistent failure waits for the object (or Git) to change.
+    stuck: Option<Stuck>,
+}
+
+/// The self-heal loop.
+pub struct Healer {
+    conn: Connection,
+    settings: SelfHeal,
+    detector: DetectorHandle,
+    leader: watch::Receiver<bool>,
+    wake: Arc<Notify>,
+    report: Report,
+    resources: HashMap<(String, String), (ApiResource, bool)>,
+    attempts: HashMap<ResourceKey, Attempts>,
+    flaps: Flaps,
+    rate: RateLimit,
+}
+
+impl Healer {
+    /// A healer acting on the detector's drift while `leader` is true.
+    pub fn new(
+        conn: Connection,
+        settings: SelfHeal,
+        detector: DetectorHandle,
+        leader: watch::Receiver<bool>,
+        wake: Arc<Notify>,
+        report: Report,
+    ) -> Self {
+        let flaps = Flaps::new(settings.flap_threshold, settings.flap_window);
+        Self {
+            conn,
+            settings,
+            detector,
+            leader,
+            wake,
+            report,
+            resources: HashMap::new(),
+            attempts: HashMap::new(),
+            flaps,
+            rate: RateLimit::new(20.0, 50),
+        }
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(mut self, mut revisions: watch::Receiver<u64>) {
+        loop {
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(SWEEP) => {}
+                changed = revisions.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // a new revision may settle a fight: quarantines and stuck objects get a new chance
+                    self.flaps.clear_all();
+                    self.attempts.clear();
+                }
+            }
+            if !*self.leader.borrow() {
+                continue;
+            }
+            let drifted = self.detector.engine().drifted();
+            for d in drifted {
+                if !*self.leader.borrow() {
+                    break;
+                }
+                self.consider(d).await;
+            }
+        }
+    }
+
+    async fn consider(&mut self, d: Drifted) {
+        let now = Instant::now();
+        let attempts = self.attempts.entry(d.key.clone()).or_default();
+        if attempts.next.is_some_and(|t| t > now) {
+            return;
+        }
+        if attempts.stuck.as_ref().is_some_and(|s| s.resource_version == d.resource_version) {
+            return;
+        }
+        if let Err(wait) = self.rate.take(now) {
+            attempts.next = Some(now + wait);
+            return;
+        }
+        let Some((ar, namespaced)) = self.resource(&d.key, d.desired.as_ref()).await else { return };
+        let ns = if namespaced { d.key.namespace.as_deref() } else { None };
+        let api: Api<DynamicObject> = match ns {
+            Some(ns) => Api::namespaced_with(self.conn.client.clone(), ns, &ar),
+            None => Api::all_with(self.conn.client.clone(), &ar),
+        };
+        // the whole object is read only now, when it must be healed
+        let live = match api.get_opt(&d.key.name).await {
+            Ok(obj) => obj.map(|o| super::list::to_json(o, &ar)),
+            Err(e) => {
+                self.failed(&d, None, &e.to_string(), classify(api_code(&e)));
+                return;
+            }
+        };
+        if let Some(live) = &live
+            && live.pointer("/metadata/annotations").and_then(|a| a.get(CLEAR_ANNOTATION)).is_some()
+        {
+            self.flaps.clear(&d.key);
+        }
+        if self.flaps.get(&d.key).is_some() {
+            return;
+        }
+        let reconcilers = self.detector.engine().reconcilers().to_vec();
+        let settings = Settings { rules: &d.rules, reconcilers: &reconcilers, instance_label: false };
+        let action = from_objects(&d.key, d.desired.as_ref(), live.as_ref(), settings, self.settings.prune);
+        if action == Action::Nothing {
+            return;
+        }
+        let summary = summarise(&d, &action);
+        if self.settings.dry_run {
+            (self.report)("applied", &d.key, summary, true);
+            // a dry run reports each plan once per object version
+            self.attempts.entry(d.key.clone()).or_default().stuck =
+                Some(Stuck { resource_version: d.resource_version.clone() });
+            return;
+        }
+        match execute(&self.conn, &ar, namespaced, &d.key, &action).await {
+            Ok(done) => {
+                let mut data = summary;
+                data["calls"] = json!(done.calls);
+                (self.report)("applied", &d.key, data, false);
+                self.attempts.remove(&d.key);
+                if let Action::Revert { pointers, actors, .. } = &action
+                    && let Some(q) = self.flaps.record(&d.key, pointers, actors, Instant::now())
+                {
+                    let data = serde_json::to_value(&q).unwrap_or(Value::Null);
+                    (self.report)("quarantined", &d.key, data, false);
+                }
+            }
+            Err(e) => {
+                // a failed resourceVersion test (422 on the guarded patch) means the object moved: plan again
+                let class = match e.code() {
+                    Some(422) if e.to_string().starts_with("patch ") => Failure::Transient,
+                    Some(code) => classify(code),
+                    None => Failure::Transient,
+                };
+                self.failed(&d, Some(&action), &e.to_string(), class);
+            }
+        }
+    }
+
+    fn failed(&mut self, d: &Drifted, action: Option<&Action>, message: &str, class: Failure) {
+        let attempts = self.attempts.entry(d.key.clone()).or_default();
+        attempts.failures += 1;
+        let retry = match class {
+            Failure::Persistent => {
+                attempts.stuck = Some(Stuck { resource_version: d.resource_version.clone() });
+                None
+            }
+            Failure::Transient => next_delay(&self.settings.retry, attempts.failures),
+        };
+        attempts.next = retry.map(|delay| Instant::now() + delay);
+        if retry.is_none() && class == Failure::Transient {
+            attempts.stuck = Some(Stuck { resource_version: d.resource_version.clone() });
+        }
+        let mut data = action.map_or_else(|| json!({"source": d.source}), |a| summarise(d, a));
+        data["error"] = json!(message);
+        data["persistent"] = json!(class == Failure::Persistent);
+        data["failures"] = json!(attempts.failures);
+        data["retryInSeconds"] = json!(retry.map(|r| r.as_secs_f64()));
+        (self.report)("failed", &d.key, data, false);
+    }
+
+    /// The API resource of a kind, discovered once.
+    async fn resource(&mut self, key: &ResourceKey, desired: Option<&Value>) -> Option<(ApiResource, bool)> {
+        let gk = (key.group.clone(), key.kind.clone());
+        if let Some(r) = self.resources.get(&gk) {
+            return Some(r.clone());
+        }
+        let api_version = desired.and_then(|d| d.get("apiVersion")).and_then(Value::as_str)?;
+        let version = api_version.rsplit('/').next().unwrap_or(api_version);
+        let gvk = GroupVersionKind::gvk(&key.group, version, &key.kind);
+        let (ar, caps) = discovery::pinned_kind(&self.conn.client, &gvk).await.ok()?;
+        let r = (ar, caps.scope == Scope::Namespaced);
+        self.resources.insert(gk, r.clone());
+        Some(r)
+    }
+}
+
+fn api_code(e: &kube::Error) -> u16 {
+    match e {
+        kube::Error::Api(s) => s.code,
+        _ => 503,
+    }
+}
+
+/// The event data of a plan: action, source, paths and actors; never values.
+fn summarise(d: &Drifted, action: &Action) -> Value {
+    let mut data = json!({"source": d.source, "status": d.status, "resourceVersion": d.resource_version});
+    match action {
+        Action::Revert { paths, actors, prune, .. } => {
+            data["action"] = json!("revert");
+            data["paths"] = json!(paths);
+            data["actors"] = json!(actors);
+            data["removals"] = json!(prune.as_ref().map_or(0, |p| p.0.len().saturating_sub(1)));
+        }
+        Action::Create { .. } => data["action"] = json!("create"),
+        Action::Prune => data["action"] = json!("prune"),
+        Action::Nothing => data["action"] = json!("none"),
+    }
+    data
+}
