@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use super::heal::execute;
 use super::{Connection, DetectorHandle};
 use crate::config::SelfHeal;
-use crate::detect::Drifted;
+use crate::detect::{Drifted, State};
 use crate::diff::report::Settings;
 use crate::heal::plan::{Action, from_objects};
 use crate::heal::quarantine::{CLEAR_ANNOTATION, Flaps};
@@ -87,7 +87,7 @@ impl Healer {
         loop {
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(SWEEP) => {}
+                () = tokio::time::sleep(self.next_due()) => {}
                 changed = revisions.changed() => {
                     if changed.is_err() {
                         return;
@@ -100,7 +100,9 @@ impl Healer {
             if !*self.leader.borrow() {
                 continue;
             }
-            let drifted = self.detector.engine().drifted();
+            let mut drifted = self.detector.engine().drifted();
+            // Argo CD's PruneLast: deletions after every other heal
+            drifted.sort_by_key(|d| d.status == State::Extra);
             for d in drifted {
                 if !*self.leader.borrow() {
                     break;
@@ -110,6 +112,17 @@ impl Healer {
         }
     }
 
+    /// How long until a retry or a rate-limited heal falls due, at most [`SWEEP`].
+    fn next_due(&self) -> Duration {
+        let now = Instant::now();
+        self.attempts
+            .values()
+            .filter_map(|a| a.next)
+            .map(|t| t.saturating_duration_since(now))
+            .min()
+            .map_or(SWEEP, |d| d.min(SWEEP))
+    }
+
     async fn consider(&mut self, d: Drifted) {
         let now = Instant::now();
         let attempts = self.attempts.entry(d.key.clone()).or_default();
@@ -117,10 +130,6 @@ impl Healer {
             return;
         }
         if attempts.stuck.as_ref().is_some_and(|s| s.resource_version == d.resource_version) {
-            return;
-        }
-        if let Err(wait) = self.rate.take(now) {
-            attempts.next = Some(now + wait);
             return;
         }
         let Some((ar, namespaced)) = self.resource(&d.key, d.desired.as_ref()).await else { return };
@@ -149,6 +158,11 @@ impl Healer {
         let settings = Settings { rules: &d.rules, reconcilers: &reconcilers, instance_label: false };
         let action = from_objects(&d.key, d.desired.as_ref(), live.as_ref(), settings, self.settings.prune);
         if action == Action::Nothing {
+            return;
+        }
+        // only real writes spend the rate limit
+        if let Err(wait) = self.rate.take(Instant::now()) {
+            self.attempts.entry(d.key.clone()).or_default().next = Some(Instant::now() + wait);
             return;
         }
         let summary = summarise(&d, &action);
@@ -231,7 +245,8 @@ fn api_code(e: &kube::Error) -> u16 {
 
 /// The event data of a plan: action, source, paths and actors; never values.
 fn summarise(d: &Drifted, action: &Action) -> Value {
-    let mut data = json!({"source": d.source, "status": d.status, "resourceVersion": d.resource_version});
+    let mut data = json!({"source": d.source, "status": d.status, "resourceVersion": d.resource_version,
+                          "differences": d.differences});
     match action {
         Action::Revert { paths, actors, prune, .. } => {
             data["action"] = json!("revert");

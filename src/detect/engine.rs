@@ -213,6 +213,8 @@ pub struct Drifted {
     pub rules: Arc<[Rule]>,
     /// The live resourceVersion it was judged on.
     pub resource_version: Option<String>,
+    /// The differences, Secret values masked: the before and after of the heal.
+    pub differences: Vec<Reported>,
 }
 
 /// The detector's state.
@@ -563,6 +565,7 @@ impl Engine {
                     desired: src.objects.get(&st.key).map(Declared::object),
                     rules: Arc::clone(&src.rules),
                     resource_version: st.resource_version.clone(),
+                    differences: st.differences.clone(),
                 });
             }
         }

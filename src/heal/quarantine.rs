@@ -96,15 +96,16 @@ impl Flaps {
     }
 }
 
-/// An Argo CD `ignoreDifferences` entry for the contested path: by manager when one is known
-/// (it follows the field wherever it is), else by JSON pointer.
+/// An Argo CD `ignoreDifferences` entry for the contested field. It names the field by JSON
+/// pointer, the form self-heal strips from what it applies (RespectIgnoreDifferences), and the
+/// competitor in a comment, for the reviewer.
 fn suggestion(key: &ResourceKey, pointer: &str, competitor: Option<&str>) -> String {
     let namespace = key.namespace.as_ref().map(|ns| format!("  namespace: {ns}\n")).unwrap_or_default();
-    let what = match competitor {
-        Some(m) => format!("  managedFieldsManagers: [{m}]\n"),
-        None => format!("  jsonPointers: [{pointer}]\n"),
-    };
-    format!("- group: \"{}\"\n  kind: {}\n  name: {}\n{namespace}{what}", key.group, key.kind, key.name)
+    let owner = competitor.map(|m| format!("  # the field is also written by {m}\n")).unwrap_or_default();
+    format!(
+        "- group: \"{}\"\n  kind: {}\n  name: {}\n{namespace}{owner}  jsonPointers: [{pointer}]\n",
+        key.group, key.kind, key.name
+    )
 }
 
 #[cfg(test)]
@@ -133,7 +134,8 @@ mod tests {
         assert!(f.record(&key(), &paths, &hpa(), t0 + Duration::from_secs(60)).is_none());
         let q = f.record(&key(), &paths, &hpa(), t0 + Duration::from_secs(120)).unwrap();
         assert_eq!(q.competitor.as_deref(), Some("kube-controller-manager"));
-        assert!(q.suggested_rule.contains("managedFieldsManagers: [kube-controller-manager]"), "{}", q.suggested_rule);
+        assert!(q.suggested_rule.contains("jsonPointers: [/spec/replicas]"), "{}", q.suggested_rule);
+        assert!(q.suggested_rule.contains("written by kube-controller-manager"), "{}", q.suggested_rule);
         assert!(f.get(&key()).is_some());
         let bare = suggestion(&key(), "/spec/replicas", None);
         assert!(bare.contains("jsonPointers: [/spec/replicas]"), "{bare}");
