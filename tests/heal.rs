@@ -179,3 +179,52 @@ fn two_candidates_one_lease_one_leader() {
     assert_eq!(lease["spec"]["leaseTransitions"], 1);
     assert!(lease["spec"]["renewTime"].as_str().unwrap().len() == "2026-11-28T02:02:42.401760Z".len());
 }
+
+#[test]
+fn heal_once_from_the_command_line_with_and_without_dry_run() {
+    use std::process::Command;
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    edit_image(&api, "nginx:1.26");
+    let tmp = tempfile::tempdir().unwrap();
+    let desired = tmp.path().join("apps");
+    std::fs::create_dir_all(&desired).unwrap();
+    std::fs::write(desired.join("web.yaml"), DEPLOYMENT).unwrap();
+    let config = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: shop\n    path: apps\n",
+    )
+    .unwrap();
+    let kubeconfig = api.kubeconfig(tmp.path());
+    let run = |extra: &[&str]| {
+        let out = Command::new(support::bin())
+            .args(["heal", "--once", "--config"])
+            .arg(&config)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(extra)
+            .env_remove("KUBECONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let image = || container(&api)["image"].as_str().unwrap().to_owned();
+    let (code, text, err) = run(&["--dry-run"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        text.trim(),
+        "would revert Deployment.apps demo/web: spec.template.spec.containers[name=web].image (by kubectl-edit)"
+    );
+    assert_eq!(image(), "nginx:1.26", "a dry run changes nothing");
+    let (code, text, err) = run(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.starts_with("reverted Deployment.apps demo/web"), "{text}");
+    assert_eq!(image(), "nginx:1.25");
+    let (code, text, _) = run(&[]);
+    assert_eq!((code, text.as_str()), (0, ""), "nothing left to heal");
+}

@@ -4,6 +4,7 @@
 
 mod certs;
 mod diff;
+mod heal;
 mod live;
 mod render;
 mod review;
@@ -38,6 +39,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Show each source's drift as a table: from a running server, or computed once.
     Status(status::StatusArgs),
+    /// Put drifted objects back once (`--once`), or print the plan (`--dry-run`).
+    Heal(heal::HealArgs),
     /// Write a CA and a serving certificate for the webhook Service; print the caBundle.
     Certs(certs::CertsArgs),
     /// Decide one AdmissionReview offline and print the response the webhook would send.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Certs(args) => certs::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Heal(args) => heal::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 
 use super::{live, source};
-use crate::cluster::{self, Resolved};
+use crate::cluster::{self, Connection, Resolved};
 use crate::config::Config;
 use crate::detect::{Engine, KindState, Projection, SourceSpec, SourceStatus, State};
 use crate::model::{ResourceKey, declared, load};
@@ -125,9 +125,22 @@ fn fetch(args: &StatusArgs, url: &str) -> anyhow::Result<Vec<SourceStatus>> {
 fn compute(args: &StatusArgs) -> anyhow::Result<Vec<SourceStatus>> {
     let path = args.config.as_ref().context("--config is needed without --server")?;
     let config = Config::load(path)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (_, engine) = runtime.block_on(engine_once(&config, args.source.as_deref(), &args.cluster, &args.git))?;
+    Ok(config.sources.iter().filter_map(|s| engine.source(&s.name)).collect())
+}
+
+/// The detector's engine, run once over the config's sources (or one of them) and the cluster:
+/// what `status` prints and `heal --once` acts on.
+pub(super) async fn engine_once(
+    config: &Config,
+    only: Option<&str>,
+    cluster_args: &live::ClusterArgs,
+    git: &source::GitArgs,
+) -> anyhow::Result<(Connection, Engine)> {
     let mut specs = Vec::new();
-    for src in config.sources.iter().filter(|s| args.source.as_ref().is_none_or(|n| n == &s.name)) {
-        let (manifests, info) = source::render_source(src, None, &args.git)?;
+    for src in config.sources.iter().filter(|s| only.is_none_or(|n| n == s.name)) {
+        let (manifests, info) = source::render_source(src, None, git)?;
         specs.push(SourceSpec {
             name: src.name.clone(),
             info,
@@ -140,43 +153,39 @@ fn compute(args: &StatusArgs) -> anyhow::Result<Vec<SourceStatus>> {
     let mut engine = Engine::new(config.reconcilers.all_field_managers(), config.ownership.instance_label);
     let targets = cluster::targets(specs.iter().flat_map(|s| s.objects.values()).map(|d| (&d.key, &*d.api_version)));
     engine.set_sources(specs, &now);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let conn = args.cluster.connect().await?;
-        for (target, resolved) in cluster::resolve(&conn, &targets).await {
-            let ar = match resolved {
-                Resolved::Served(ar, _) => ar,
-                Resolved::Unserved => {
-                    engine.set_kind(&target.group, &target.kind, KindState::Unserved, &now);
-                    continue;
-                }
-                Resolved::Failed(m) => {
-                    engine.set_kind(&target.group, &target.kind, KindState::Failed(m), &now);
-                    continue;
-                }
-            };
-            let mut objects = Vec::new();
-            let instance_label = engine.instance_label();
-            let listed = cluster::list_live(&conn, &target, &ar, &mut |v| {
-                if let Ok(key) = ResourceKey::of(&v) {
-                    let p = Projection::of(v, &key, instance_label);
-                    objects.push((key, p));
-                }
-                Ok(())
-            })
-            .await;
-            match listed {
-                Ok(()) => {
-                    engine.relist(&target.group, &target.kind, target.namespace.as_deref(), objects, &now);
-                }
-                Err(e) => {
-                    engine.set_kind(&target.group, &target.kind, KindState::Failed(e.to_string()), &now);
-                }
+    let conn = cluster_args.connect().await?;
+    for (target, resolved) in cluster::resolve(&conn, &targets).await {
+        let ar = match resolved {
+            Resolved::Served(ar, _) => ar,
+            Resolved::Unserved => {
+                engine.set_kind(&target.group, &target.kind, KindState::Unserved, &now);
+                continue;
+            }
+            Resolved::Failed(m) => {
+                engine.set_kind(&target.group, &target.kind, KindState::Failed(m), &now);
+                continue;
+            }
+        };
+        let mut objects = Vec::new();
+        let instance_label = engine.instance_label();
+        let listed = cluster::list_live(&conn, &target, &ar, &mut |v| {
+            if let Ok(key) = ResourceKey::of(&v) {
+                let p = Projection::of(v, &key, instance_label);
+                objects.push((key, p));
+            }
+            Ok(())
+        })
+        .await;
+        match listed {
+            Ok(()) => {
+                engine.relist(&target.group, &target.kind, target.namespace.as_deref(), objects, &now);
+            }
+            Err(e) => {
+                engine.set_kind(&target.group, &target.kind, KindState::Failed(e.to_string()), &now);
             }
         }
-        anyhow::Ok(())
-    })?;
-    Ok(config.sources.iter().filter_map(|s| engine.source(&s.name)).collect())
+    }
+    Ok((conn, engine))
 }
 
 fn revision(s: &SourceStatus) -> String {

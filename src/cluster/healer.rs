@@ -132,31 +132,23 @@ impl Healer {
         if attempts.stuck.as_ref().is_some_and(|s| s.resource_version == d.resource_version) {
             return;
         }
+        if self.flaps.get(&d.key).is_some() {
+            // quarantined until Git changes or someone sets the clear annotation on the object
+            if self.detector.engine().live_annotation(&d.key, CLEAR_ANNOTATION).is_none() {
+                return;
+            }
+            self.flaps.clear(&d.key);
+        }
         let Some((ar, namespaced)) = self.resource(&d.key, d.desired.as_ref()).await else { return };
-        let ns = if namespaced { d.key.namespace.as_deref() } else { None };
-        let api: Api<DynamicObject> = match ns {
-            Some(ns) => Api::namespaced_with(self.conn.client.clone(), ns, &ar),
-            None => Api::all_with(self.conn.client.clone(), &ar),
-        };
+        let reconcilers = self.detector.engine().reconcilers().to_vec();
         // the whole object is read only now, when it must be healed
-        let live = match api.get_opt(&d.key.name).await {
-            Ok(obj) => obj.map(|o| super::list::to_json(o, &ar)),
+        let (action, _live) = match plan_one(&self.conn, &ar, namespaced, &d, &reconcilers, self.settings.prune).await {
+            Ok(planned) => planned,
             Err(e) => {
                 self.failed(&d, None, &e.to_string(), classify(api_code(&e)));
                 return;
             }
         };
-        if let Some(live) = &live
-            && live.pointer("/metadata/annotations").and_then(|a| a.get(CLEAR_ANNOTATION)).is_some()
-        {
-            self.flaps.clear(&d.key);
-        }
-        if self.flaps.get(&d.key).is_some() {
-            return;
-        }
-        let reconcilers = self.detector.engine().reconcilers().to_vec();
-        let settings = Settings { rules: &d.rules, reconcilers: &reconcilers, instance_label: false };
-        let action = from_objects(&d.key, d.desired.as_ref(), live.as_ref(), settings, self.settings.prune);
         if action == Action::Nothing {
             return;
         }
@@ -226,14 +218,39 @@ impl Healer {
         if let Some(r) = self.resources.get(&gk) {
             return Some(r.clone());
         }
-        let api_version = desired.and_then(|d| d.get("apiVersion")).and_then(Value::as_str)?;
-        let version = api_version.rsplit('/').next().unwrap_or(api_version);
-        let gvk = GroupVersionKind::gvk(&key.group, version, &key.kind);
-        let (ar, caps) = discovery::pinned_kind(&self.conn.client, &gvk).await.ok()?;
-        let r = (ar, caps.scope == Scope::Namespaced);
+        let r = resource_of(&self.conn, key, desired).await?;
         self.resources.insert(gk, r.clone());
         Some(r)
     }
+}
+
+/// The API resource of an object's kind, at the version Git uses, and whether it is namespaced.
+pub async fn resource_of(conn: &Connection, key: &ResourceKey, desired: Option<&Value>) -> Option<(ApiResource, bool)> {
+    let api_version = desired.and_then(|d| d.get("apiVersion")).and_then(Value::as_str)?;
+    let version = api_version.rsplit('/').next().unwrap_or(api_version);
+    let gvk = GroupVersionKind::gvk(&key.group, version, &key.kind);
+    let (ar, caps) = discovery::pinned_kind(&conn.client, &gvk).await.ok()?;
+    Some((ar, caps.scope == Scope::Namespaced))
+}
+
+/// Reads a drifted object whole and plans its heal; the live object comes back too.
+pub async fn plan_one(
+    conn: &Connection,
+    ar: &ApiResource,
+    namespaced: bool,
+    d: &Drifted,
+    reconcilers: &[String],
+    prune: bool,
+) -> Result<(Action, Option<Value>), kube::Error> {
+    let ns = if namespaced { d.key.namespace.as_deref() } else { None };
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
+        None => Api::all_with(conn.client.clone(), ar),
+    };
+    let live = api.get_opt(&d.key.name).await?.map(|o| super::list::to_json(o, ar));
+    let settings = Settings { rules: &d.rules, reconcilers, instance_label: false };
+    let action = from_objects(&d.key, d.desired.as_ref(), live.as_ref(), settings, prune);
+    Ok((action, live))
 }
 
 fn api_code(e: &kube::Error) -> u16 {

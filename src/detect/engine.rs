@@ -602,6 +602,12 @@ impl Engine {
         self.sources.iter().find(|s| s.name == name).map(|s| &s.info)
     }
 
+    /// An annotation of a live object, as last seen.
+    pub fn live_annotation(&self, key: &ResourceKey, name: &str) -> Option<String> {
+        let object = self.live.get(key)?.object();
+        object.pointer("/metadata/annotations")?.get(name)?.as_str().map(str::to_owned)
+    }
+
     /// The ownership marker of a live object, if it is held and has one.
     pub fn live_marker(&self, key: &ResourceKey) -> Option<&Marker> {
         self.live.get(key).and_then(|p| p.marker.as_ref())
