@@ -403,6 +403,18 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
     }
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(image(&r), "nginx:rogue");
+    // the status shows it, and `driftgate status -o wide` says who and how to resume
+    let s = r.source();
+    assert_eq!(s["quarantined"][0]["competitor"], "rogue-controller", "{s}");
+    let out = std::process::Command::new(support::bin())
+        .args(["status", "-o", "wide", "--server", &format!("https://localhost:{}", r.server.port), "--ca"])
+        .arg(tmp.path().join("ca.crt"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("1 quarantined"), "{text}");
+    let line = text.lines().find(|l| l.contains("Quarantined")).unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("rogue-controller") && line.contains("driftgate.dev/clear-quarantine"), "{line}");
 }
 
 #[test]

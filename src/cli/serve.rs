@@ -169,8 +169,15 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
             let reporter = Arc::clone(&state);
             let report: healer::Report =
                 Box::new(move |kind, key, data, dry_run| reporter.record_heal(kind, key, data, dry_run));
-            let healer =
-                Healer::new(conn, config.self_heal.clone(), detector.handle(), leader, Arc::clone(&wake), report);
+            let healer = Healer::new(
+                conn,
+                config.self_heal.clone(),
+                detector.handle(),
+                leader,
+                Arc::clone(&wake),
+                report,
+                state.quarantines(),
+            );
             tokio::spawn(healer.run(store.subscribe()));
             eprintln!(
                 "driftgate: self-heal on{}",

@@ -216,6 +216,9 @@ pub fn table(sources: &[SourceStatus], wide: bool) -> String {
                 KindState::Watching => continue,
             });
         }
+        if !s.quarantined.is_empty() {
+            message.push(format!("{} quarantined", s.quarantined.len()));
+        }
         rows.push(vec![
             s.name.clone(),
             revision(s),
@@ -248,6 +251,23 @@ pub fn table(sources: &[SourceStatus], wide: bool) -> String {
                     r.since.clone(),
                     if by.is_empty() { "-".into() } else { by.join("; ") },
                     paths.join(", "),
+                ]);
+            }
+        }
+        for s in sources {
+            for q in &s.quarantined {
+                rows.push(vec![
+                    s.name.clone(),
+                    q.key.human(),
+                    "Quarantined".into(),
+                    "-".into(),
+                    q.quarantine.competitor.clone().unwrap_or_else(|| "-".into()),
+                    format!(
+                        "{} ({} reverts; set {} to resume)",
+                        q.quarantine.path,
+                        q.quarantine.reverts,
+                        crate::heal::quarantine::CLEAR_ANNOTATION
+                    ),
                 ]);
             }
         }

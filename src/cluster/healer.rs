@@ -1,7 +1,7 @@
 //! The self-heal loop: wakes on drift, and while this replica holds the lease, puts drifted
 //! objects back, one at a time, at a steady pace, with per-object backoff and flap quarantine.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,12 +17,15 @@ use crate::config::SelfHeal;
 use crate::detect::{Drifted, State};
 use crate::diff::report::Settings;
 use crate::heal::plan::{Action, from_objects};
-use crate::heal::quarantine::{CLEAR_ANNOTATION, Flaps};
+use crate::heal::quarantine::{CLEAR_ANNOTATION, Flaps, Quarantine};
 use crate::heal::retry::{Failure, RateLimit, classify, next_delay};
 use crate::model::ResourceKey;
 
 /// How often drift is looked for without a wake-up: retries fall due, leadership changes.
 const SWEEP: Duration = Duration::from_secs(1);
+
+/// The quarantined objects, shared with the status API.
+pub type Quarantines = Arc<std::sync::Mutex<BTreeMap<ResourceKey, Quarantine>>>;
 
 /// Reports the loop makes: an audit event kind (`applied`, `failed`, `quarantined`), the object,
 /// the event's data, and whether it was a dry run.
@@ -55,6 +58,7 @@ pub struct Healer {
     attempts: HashMap<ResourceKey, Attempts>,
     flaps: Flaps,
     rate: RateLimit,
+    published: Quarantines,
 }
 
 impl Healer {
@@ -66,6 +70,7 @@ impl Healer {
         leader: watch::Receiver<bool>,
         wake: Arc<Notify>,
         report: Report,
+        published: Quarantines,
     ) -> Self {
         let flaps = Flaps::new(settings.flap_threshold, settings.flap_window);
         Self {
@@ -79,6 +84,7 @@ impl Healer {
             attempts: HashMap::new(),
             flaps,
             rate: RateLimit::new(20.0, 50),
+            published,
         }
     }
 
@@ -95,6 +101,7 @@ impl Healer {
                     // a new revision may settle a fight: quarantines and stuck objects get a new chance
                     self.flaps.clear_all();
                     self.attempts.clear();
+                    self.publish();
                 }
             }
             if !*self.leader.borrow() {
@@ -109,6 +116,16 @@ impl Healer {
                 }
                 self.consider(d).await;
             }
+            self.publish();
+        }
+    }
+
+    fn publish(&self) {
+        let now: BTreeMap<ResourceKey, Quarantine> = self.flaps.all().map(|(k, q)| (k.clone(), q.clone())).collect();
+        if let Ok(mut shared) = self.published.lock()
+            && *shared != now
+        {
+            *shared = now;
         }
     }
 

@@ -196,6 +196,19 @@ pub struct SourceStatus {
     /// Every resource; left out of the list of sources.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resources: Option<Vec<ResourceState>>,
+    /// Objects self-heal stopped healing because another writer keeps changing them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// A quarantined object, as the status API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Quarantined {
+    /// The object.
+    pub key: ResourceKey,
+    /// Why.
+    #[serde(flatten)]
+    pub quarantine: crate::heal::quarantine::Quarantine,
 }
 
 /// A drifted resource, as self-heal picks it up.
@@ -549,6 +562,7 @@ impl Engine {
             last_change: last_change.map(str::to_owned),
             kinds,
             resources: resources.then(|| self.states[i].values().cloned().collect()),
+            quarantined: Vec::new(),
         }
     }
 
@@ -595,6 +609,11 @@ impl Engine {
     /// The number of live objects held, and the bytes their projections take.
     pub fn live_size(&self) -> (usize, usize) {
         (self.live.len(), self.live.values().map(Projection::size).sum())
+    }
+
+    /// Whether a source declares an object.
+    pub fn declares(&self, source: &str, key: &ResourceKey) -> bool {
+        self.sources.iter().any(|s| s.name == source && s.objects.contains_key(key))
     }
 
     /// Where a source's objects came from.

@@ -7,7 +7,9 @@ pub mod engine;
 pub mod projection;
 pub mod ssa;
 
-pub use engine::{Counts, Drifted, Engine, KindState, ResourceState, SourceSpec, SourceStatus, State, Transition};
+pub use engine::{
+    Counts, Drifted, Engine, KindState, Quarantined, ResourceState, SourceSpec, SourceStatus, State, Transition,
+};
 pub use projection::Projection;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diff::managed_fields::Actor;
 use crate::model::ResourceKey;
@@ -14,7 +14,7 @@ use crate::model::ResourceKey;
 pub const CLEAR_ANNOTATION: &str = "driftgate.dev/clear-quarantine";
 
 /// Why an object is quarantined.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Quarantine {
     /// The JSON pointer of the field reverted over and over.

@@ -93,6 +93,7 @@ pub struct AppState {
     metrics: Metrics,
     sinks: Vec<Sink>,
     detector: OnceLock<DetectorHandle>,
+    quarantines: crate::cluster::healer::Quarantines,
 }
 
 impl AppState {
@@ -118,7 +119,28 @@ impl AppState {
             metrics: Metrics::new(),
             sinks,
             detector: OnceLock::new(),
+            quarantines: crate::cluster::healer::Quarantines::default(),
         })
+    }
+
+    /// The quarantines self-heal publishes.
+    pub fn quarantines(&self) -> crate::cluster::healer::Quarantines {
+        Arc::clone(&self.quarantines)
+    }
+
+    fn with_quarantines(
+        &self,
+        mut s: crate::detect::SourceStatus,
+        declared: impl Fn(&crate::model::ResourceKey) -> bool,
+    ) -> crate::detect::SourceStatus {
+        if let Ok(q) = self.quarantines.lock() {
+            s.quarantined = q
+                .iter()
+                .filter(|(k, _)| declared(k))
+                .map(|(k, q)| crate::detect::Quarantined { key: k.clone(), quarantine: q.clone() })
+                .collect();
+        }
+        s
     }
 
     /// Records a self-heal report: an audit event and a log line.
@@ -212,7 +234,15 @@ async fn sources(State(state): State<Arc<AppState>>) -> Response {
     let Some(detector) = state.detector.get() else { return json_error(StatusCode::SERVICE_UNAVAILABLE, DETECTOR_OFF) };
     let (list, (objects, bytes)) = {
         let engine = detector.engine();
-        (engine.status(false), engine.live_size())
+        let list: Vec<_> = engine
+            .status(false)
+            .into_iter()
+            .map(|s| {
+                let name = s.name.clone();
+                state.with_quarantines(s, |k| engine.declares(&name, k))
+            })
+            .collect();
+        (list, engine.live_size())
     };
     axum::Json(serde_json::json!({"sources": list, "live": {"objects": objects, "projectionBytes": bytes}}))
         .into_response()
@@ -220,7 +250,10 @@ async fn sources(State(state): State<Arc<AppState>>) -> Response {
 
 async fn source(State(state): State<Arc<AppState>>, Path(name): Path<String>) -> Response {
     let Some(detector) = state.detector.get() else { return json_error(StatusCode::SERVICE_UNAVAILABLE, DETECTOR_OFF) };
-    let found = detector.engine().source(&name);
+    let found = {
+        let engine = detector.engine();
+        engine.source(&name).map(|s| state.with_quarantines(s, |k| engine.declares(&name, k)))
+    };
     match found {
         Some(s) => axum::Json(s).into_response(),
         None => json_error(StatusCode::NOT_FOUND, &format!("no source named {name:?}")),
