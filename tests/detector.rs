@@ -464,3 +464,20 @@ fn with_two_healers_and_one_lease_only_one_acts() {
     assert_eq!(heals(&second), 0, "the follower did not");
     assert!(!second.log.lock().unwrap().iter().any(|l| l.contains("acquired the self-heal lease")));
 }
+
+#[test]
+fn a_dry_run_reports_the_plan_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dry = "selfHeal: {enabled: true, dryRun: true}\n";
+    let r = start_with(tmp.path(), &[], dry, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    edit_image(&r.api, "nginx:1.26");
+    r.until("planned", Duration::from_secs(2), |r| !events(r, "dev.driftgate.heal.applied.dryrun").is_empty());
+    let planned = &events(&r, "dev.driftgate.heal.applied.dryrun")[0];
+    assert_eq!(planned["data"]["action"], "revert");
+    assert_eq!(planned["data"]["dryRun"], true);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(image(&r), "nginx:1.26", "nothing written");
+    assert_eq!(patches(&r), 0);
+    assert_eq!(events(&r, "dev.driftgate.heal.applied.dryrun").len(), 1, "reported once per object version");
+}
