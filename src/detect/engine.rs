@@ -484,7 +484,7 @@ impl Engine {
             }
             return;
         };
-        let actors = actors_of(&j.differences);
+        let actors = report::distinct_actors(&j.differences);
         let (before, same_paths) = match states.get(key) {
             Some(s) => {
                 (Some(s.status), s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path)))
@@ -646,15 +646,4 @@ fn none() -> Transition {
 
 fn kind_name(key: &ResourceKey) -> String {
     if key.group.is_empty() { key.kind.clone() } else { format!("{}.{}", key.kind, key.group) }
-}
-
-/// The distinct actors of a set of differences, in first-seen order.
-fn actors_of(differences: &[Reported]) -> Vec<Actor> {
-    let mut out: Vec<Actor> = Vec::new();
-    for a in differences.iter().flat_map(|d| &d.actors) {
-        if !out.contains(a) {
-            out.push(a.clone());
-        }
-    }
-    out
 }

@@ -266,6 +266,17 @@ pub fn drift_paths(key: &ResourceKey, desired: &Value, live: &Value, settings: S
     partition(key, d.as_ref(), l.as_ref(), &managed, settings).0.iter().map(|d| d.path.to_string()).collect()
 }
 
+/// The distinct actors of a set of differences, in first-seen order: who drifted an object.
+pub fn distinct_actors(differences: &[Reported]) -> Vec<Actor> {
+    let mut out: Vec<Actor> = Vec::new();
+    for a in differences.iter().flat_map(|d| &d.actors) {
+        if !out.contains(a) {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
 /// A Secret is copied to fold `stringData`; anything else is compared in place.
 pub fn copy_if_needed(v: &Value) -> Cow<'_, Value> {
     if needs_copy(v) { Cow::Owned(normalise(v)) } else { Cow::Borrowed(v) }

@@ -69,7 +69,7 @@ pub struct Input<'a> {
 pub fn plan(input: Input<'_>) -> Action {
     match (input.status, input.desired) {
         (State::OutOfSync, Some(desired)) => {
-            let actors = distinct_actors(input.differences);
+            let actors = report::distinct_actors(input.differences);
             Action::Revert {
                 apply: strip(desired, input.ignored),
                 prune: prune_patch(input.differences, input.resource_version),
@@ -193,16 +193,6 @@ fn prune_patch(differences: &[Reported], resource_version: Option<&str>) -> Opti
     }
     ops.extend(removals.iter().map(|t| PatchOperation::Remove(RemoveOperation { path: ptr(t) })));
     Some(Patch(ops))
-}
-
-fn distinct_actors(differences: &[Reported]) -> Vec<Actor> {
-    let mut out: Vec<Actor> = Vec::new();
-    for a in differences.iter().flat_map(|d| &d.actors) {
-        if !out.contains(a) {
-            out.push(a.clone());
-        }
-    }
-    out
 }
 
 #[cfg(test)]
