@@ -228,3 +228,20 @@ fn heal_once_from_the_command_line_with_and_without_dry_run() {
     let (code, text, _) = run(&[]);
     assert_eq!((code, text.as_str()), (0, ""), "nothing left to heal");
 }
+
+#[test]
+fn a_managed_fields_managers_rule_keeps_the_hpa_field_out_of_the_apply() {
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    let mut live = api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["replicas"] = json!(9);
+    api.write(live, "kube-controller-manager");
+    edit_image(&api, "nginx:1.26");
+    let hpa = rules("group: apps\nkind: Deployment\nmanagedFieldsManagers: [kube-controller-manager]");
+    let (action, result) = heal(&api, &hpa);
+    let Action::Revert { apply, .. } = &action else { panic!("{action:?}") };
+    assert!(apply["spec"].get("replicas").is_none(), "the HPA's field is not applied: {apply}");
+    assert_eq!(result, Ok(1));
+    assert_eq!(api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["replicas"], 9);
+    assert_eq!(container(&api)["image"], "nginx:1.25");
+}

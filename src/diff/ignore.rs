@@ -349,6 +349,11 @@ impl<'r> Applicable<'r> {
         out
     }
 
+    /// The managers that `managedFieldsManagers` rules leave fields to.
+    pub fn ignored_managers(&self) -> Vec<&str> {
+        self.rules.iter().flat_map(|(r, _)| r.managers.iter().map(String::as_str)).collect()
+    }
+
     /// The rule that suppresses `diff`, if any.
     pub fn suppression(&self, diff: &Difference, live: &Value, managed: &ManagedFields) -> Option<Suppression> {
         let live_tokens = diff.path.tokens(Side::Live);

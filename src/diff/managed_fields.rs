@@ -128,6 +128,15 @@ impl Entry<'_> {
         })
     }
 
+    /// The leaves this entry owns, as JSON pointer tokens into `target` (an object of the same
+    /// kind, e.g. Git's): list items are found in `target` by their keys. What `target` lacks is
+    /// left out. Self-heal strips these from what it applies when a rule names this manager.
+    pub fn paths_in(&self, target: &Value) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        collect(self.root(), target, &mut Vec::new(), &mut out);
+        out
+    }
+
     /// True when this entry owns the node at `path`, or an ancestor recorded as a whole.
     pub fn owns(&self, live: &Value, path: &FieldPath) -> bool {
         matches!(self.walk(live, path), Walk::Found | Walk::AtomicAncestor)
@@ -171,6 +180,36 @@ impl Entry<'_> {
             }
         }
         Walk::Found
+    }
+}
+
+fn collect(node: &Node, value: &Value, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    if node.children.is_empty() {
+        if !path.is_empty() {
+            out.push(path.clone());
+        }
+        return;
+    }
+    for (step, child) in &node.children {
+        let found = match step {
+            Step::Field(f) => value.get(f).map(|v| (f.clone(), v)),
+            Step::Key(m) => value.as_array().and_then(|items| {
+                items
+                    .iter()
+                    .enumerate()
+                    .find(|(_, item)| m.iter().all(|(k, v)| item.get(k).is_some_and(|iv| json_eq(iv, v))))
+                    .map(|(i, item)| (i.to_string(), item))
+            }),
+            Step::Value(v) => value.as_array().and_then(|items| {
+                items.iter().enumerate().find(|(_, item)| json_eq(item, v)).map(|(i, item)| (i.to_string(), item))
+            }),
+            Step::Index(i) => value.get(*i).map(|item| (i.to_string(), item)),
+        };
+        if let Some((token, v)) = found {
+            path.push(token);
+            collect(child, v, path, out);
+            path.pop();
+        }
     }
 }
 
@@ -225,6 +264,21 @@ fn parse_node(v: &Value) -> Node {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn owned_leaves_as_pointers_into_another_object() {
+        let l = live();
+        let m = ManagedFields::of(&l);
+        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [
+            {"name": "sidecar"}, {"name": "web", "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}});
+        let scale = m.entries.iter().find(|e| e.manager == "kubectl").unwrap();
+        assert_eq!(scale.paths_in(&desired), vec![vec!["spec".to_owned(), "replicas".to_owned()]]);
+        let argo = m.entries.iter().find(|e| e.manager == "argocd-controller").unwrap();
+        let tokens: Vec<String> = argo.paths_in(&desired).iter().map(|t| t.join("/")).collect();
+        assert!(tokens.contains(&"spec/template/spec/containers/1/ports/0/containerPort".to_owned()), "{tokens:?}");
+        let patch = m.entries.iter().find(|e| e.manager == "kubectl-patch").unwrap();
+        assert!(patch.paths_in(&desired).is_empty(), "Git has no env: nothing to strip");
+    }
 
     fn live() -> Value {
         json!({

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::detect::State;
 use crate::diff::compare::Change;
 use crate::diff::ignore::Applicable;
-use crate::diff::managed_fields::Actor;
+use crate::diff::managed_fields::{Actor, ManagedFields};
 use crate::diff::patch::{compare_tokens, ptr};
 use crate::diff::path::tokens_of;
 use crate::diff::report::{self, Reported, Settings};
@@ -99,7 +99,16 @@ pub fn from_objects(
             if report.differences.is_empty() {
                 return Action::Nothing;
             }
-            let ignored = Applicable::new(settings.rules, key, d, l).ignored_paths();
+            let applicable = Applicable::new(settings.rules, key, d, l);
+            let mut ignored = applicable.ignored_paths();
+            // fields a managedFieldsManagers rule leaves to another manager are not applied either
+            let managers = applicable.ignored_managers();
+            if !managers.is_empty() {
+                let managed = ManagedFields::of(l);
+                for e in managed.entries.iter().filter(|e| managers.contains(&e.manager)) {
+                    ignored.extend(e.paths_in(d));
+                }
+            }
             let rv = l.pointer("/metadata/resourceVersion").and_then(Value::as_str);
             plan(Input {
                 status: State::OutOfSync,
