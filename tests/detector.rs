@@ -481,3 +481,54 @@ fn a_dry_run_reports_the_plan_and_changes_nothing() {
     assert_eq!(patches(&r), 0);
     assert_eq!(events(&r, "dev.driftgate.heal.applied.dryrun").len(), 1, "reported once per object version");
 }
+
+#[test]
+fn when_the_leader_dies_the_other_replica_takes_over_within_the_lease_duration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(
+        tmp.path(),
+        &[],
+        HEAL,
+        &["--lease-namespace=demo", "--lease-duration=1", "--identity=first"],
+        |_| {},
+    );
+    r.server.wait_for("acquired the self-heal lease");
+    let second_dir = tmp.path().join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    for f in ["tls.crt", "tls.key"] {
+        std::fs::copy(tmp.path().join(f), second_dir.join(f)).unwrap();
+    }
+    let second = Server::start(
+        &[
+            &format!("--config={}", tmp.path().join("driftgate.yaml").display()),
+            &format!("--kubeconfig={}", tmp.path().join("kubeconfig").display()),
+            &format!("--cache-dir={}", tmp.path().join("cache2").display()),
+            "--lease-namespace=demo",
+            "--lease-duration=1",
+            "--identity=second",
+        ],
+        &second_dir,
+    );
+    second.wait_for("drift detector watching");
+    let Running { server: first, api, .. } = r;
+    // the leader dies without releasing the lease
+    let _ = std::process::Command::new("kill").args(["-KILL", &first.pid().to_string()]).status();
+    drop(first);
+    let start = Instant::now();
+    second.wait_for("acquired the self-heal lease");
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(2500), "take-over took {took:?}");
+    let mut live = api.get("Deployment", Some("demo"), "web").unwrap();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26".into();
+    api.write(live, "kubectl-edit");
+    let start = Instant::now();
+    loop {
+        let d = api.get("Deployment", Some("demo"), "web").unwrap();
+        if d["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(2), "the new leader did not heal");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(api.get("Lease", Some("demo"), "driftgate-self-heal").unwrap()["spec"]["holderIdentity"], "second");
+}
