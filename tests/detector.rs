@@ -373,17 +373,14 @@ fn a_conflict_is_retried_with_backoff_and_a_webhook_denial_is_reported_without_s
     assert_eq!(image(&r), "nginx:1.27");
 }
 
-#[test]
-fn a_flapping_object_is_quarantined_after_three_reverts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
-    r.server.wait_for("acquired the self-heal lease");
-    // a rogue controller puts its image back every time driftgate reverts it
+/// A rogue controller puts its image back every time driftgate reverts it, until quarantine.
+fn fight_until_quarantined(r: &Running) {
     let start = Instant::now();
     let mut fights = 0;
-    while events(&r, "dev.driftgate.heal.quarantined").is_empty() {
+    let before = events(r, "dev.driftgate.heal.quarantined").len();
+    while events(r, "dev.driftgate.heal.quarantined").len() == before {
         assert!(start.elapsed() < Duration::from_secs(10), "never quarantined after {fights} fights");
-        if image(&r) == "nginx:1.25" {
+        if image(r) == "nginx:1.25" {
             let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
             live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:rogue".into();
             r.api.write(live, "rogue-controller");
@@ -391,6 +388,35 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_new_git_revision_lifts_quarantines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    fight_until_quarantined(&r);
+    if image(&r) == "nginx:1.25" {
+        let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+        live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:rogue".into();
+        r.api.write(live, "rogue-controller");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(image(&r), "nginx:rogue", "quarantined");
+    support::git::commit(&r.repo, &[("apps/notes.txt", "the fight is settled\n")], "settle");
+    let start = Instant::now();
+    while image(&r) != "nginx:1.25" {
+        assert!(start.elapsed() < Duration::from_secs(5), "not healed after a new revision");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_flapping_object_is_quarantined_after_three_reverts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    fight_until_quarantined(&r);
     let q = &events(&r, "dev.driftgate.heal.quarantined")[0];
     assert_eq!(q["data"]["competitor"], "rogue-controller");
     let rule = q["data"]["suggestedRule"].as_str().unwrap();
@@ -415,6 +441,23 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
     assert!(text.contains("1 quarantined"), "{text}");
     let line = text.lines().find(|l| l.contains("Quarantined")).unwrap_or_else(|| panic!("{text}"));
     assert!(line.contains("rogue-controller") && line.contains("driftgate.dev/clear-quarantine"), "{line}");
+
+    // a person settles the fight and clears the quarantine with the annotation: healed again,
+    // and the annotation goes with the rest of the additive drift
+    let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
+    live["metadata"]["annotations"] = serde_json::json!({"driftgate.dev/clear-quarantine": "settled"});
+    r.api.write(live, "kubectl-annotate");
+    let start = Instant::now();
+    while image(&r) != "nginx:1.25" {
+        assert!(start.elapsed() < Duration::from_secs(3), "the cleared object was not healed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    r.until("annotation removed", Duration::from_secs(2), |r| {
+        r.api.get("Deployment", Some("demo"), "web").unwrap()["metadata"]["annotations"]
+            .get("driftgate.dev/clear-quarantine")
+            .is_none()
+    });
+    r.until("quarantine lifted", Duration::from_secs(2), |r| r.source().get("quarantined").is_none());
 }
 
 #[test]
