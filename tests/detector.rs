@@ -439,8 +439,11 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.contains("1 quarantined"), "{text}");
-    let line = text.lines().find(|l| l.contains("Quarantined")).unwrap_or_else(|| panic!("{text}"));
-    assert!(line.contains("rogue-controller") && line.contains("driftgate.dev/clear-quarantine"), "{line}");
+    let quarantined = text.lines().find(|l| l.contains("Quarantined")).unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        quarantined.contains("rogue-controller") && quarantined.contains("driftgate.dev/clear-quarantine"),
+        "{quarantined}"
+    );
 
     // a person settles the fight and clears the quarantine with the annotation: healed again,
     // and the annotation goes with the rest of the additive drift
