@@ -23,6 +23,12 @@ use crate::model::ResourceKey;
 
 /// How often drift is looked for without a wake-up: retries fall due, leadership changes.
 const SWEEP: Duration = Duration::from_secs(1);
+/// How long a kind that discovery did not find is left alone (its objects are Missing for good
+/// reason: no CRD), so that a sweep does not ask the API server about it every second.
+const REDISCOVER: Duration = Duration::from_secs(30);
+
+/// A kind's API resource, and whether it is namespaced.
+type Served = (ApiResource, bool);
 
 /// The quarantined objects, shared with the status API.
 pub type Quarantines = Arc<std::sync::Mutex<BTreeMap<ResourceKey, Quarantine>>>;
@@ -54,7 +60,8 @@ pub struct Healer {
     leader: watch::Receiver<bool>,
     wake: Arc<Notify>,
     report: Report,
-    resources: HashMap<(String, String), (ApiResource, bool)>,
+    /// Discovery results per kind; a kind not found is asked about again after [`REDISCOVER`].
+    resources: HashMap<(String, String), (Option<Served>, Instant)>,
     attempts: HashMap<ResourceKey, Attempts>,
     flaps: Flaps,
     rate: RateLimit,
@@ -229,15 +236,17 @@ impl Healer {
         (self.report)("failed", &d.key, data, false);
     }
 
-    /// The API resource of a kind, discovered once.
+    /// The API resource of a kind, discovered once (a kind not served, once per [`REDISCOVER`]).
     async fn resource(&mut self, key: &ResourceKey, desired: Option<&Value>) -> Option<(ApiResource, bool)> {
         let gk = (key.group.clone(), key.kind.clone());
-        if let Some(r) = self.resources.get(&gk) {
-            return Some(r.clone());
+        if let Some((r, at)) = self.resources.get(&gk)
+            && (r.is_some() || at.elapsed() < REDISCOVER)
+        {
+            return r.clone();
         }
-        let r = resource_of(&self.conn, key, desired).await?;
-        self.resources.insert(gk, r.clone());
-        Some(r)
+        let r = resource_of(&self.conn, key, desired).await;
+        self.resources.insert(gk, (r.clone(), Instant::now()));
+        r
     }
 }
 
