@@ -24,7 +24,8 @@ pub struct Projection {
     pub resource_version: Box<str>,
     /// The GitOps ownership marker, read once on arrival.
     pub marker: Option<Marker>,
-    body: Box<[u8]>,
+    /// Text, not bytes: parsing from a `str` skips serde_json's UTF-8 check of every string.
+    body: Box<str>,
 }
 
 impl Projection {
@@ -32,7 +33,7 @@ impl Projection {
     pub fn of(object: Value, key: &ResourceKey, instance_label: bool) -> Self {
         let mut body = Vec::new();
         let (resource_version, marker) = Self::write(object, key, instance_label, &mut body);
-        Self { resource_version, marker, body: body.into_boxed_slice() }
+        Self::from_parts(resource_version, marker, &body)
     }
 
     /// Projects a live object into the end of `buffer`, for lists: the bodies of a whole list
@@ -74,12 +75,14 @@ impl Projection {
 
     /// A projection from what [`Projection::write`] returned and the bytes it wrote.
     pub fn from_parts(resource_version: Box<str>, marker: Option<Marker>, body: &[u8]) -> Self {
-        Self { resource_version, marker, body: body.into() }
+        // serde_json writes UTF-8; checked once here rather than at every parse
+        let body = std::str::from_utf8(body).unwrap_or("{}").into();
+        Self { resource_version, marker, body }
     }
 
     /// The projected object, parsed again.
     pub fn object(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| Value::Object(Map::new()))
+        serde_json::from_str(&self.body).unwrap_or_else(|_| Value::Object(Map::new()))
     }
 
     /// Bytes held for the object body.

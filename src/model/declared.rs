@@ -17,7 +17,8 @@ pub struct Declared {
     pub api_version: Box<str>,
     /// Where Git declares it.
     pub origin: Origin,
-    body: Box<[u8]>,
+    /// Text, not bytes: parsing from a `str` skips serde_json's UTF-8 check of every string.
+    body: Box<str>,
 }
 
 impl Declared {
@@ -25,18 +26,18 @@ impl Declared {
     pub fn of(m: &Manifest) -> Self {
         let api_version = m.object.get("apiVersion").and_then(Value::as_str).unwrap_or("v1").into();
         // serialising a Value cannot fail: its keys are strings
-        let body = serde_json::to_vec(&m.object).unwrap_or_default().into_boxed_slice();
+        let body = serde_json::to_string(&m.object).unwrap_or_default().into_boxed_str();
         Self { key: m.key.clone(), api_version, origin: m.origin.clone(), body }
     }
 
     /// The object, parsed again.
     pub fn object(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 
     /// The compact JSON, e.g. to tell whether two revisions declare the same object.
     pub fn bytes(&self) -> &[u8] {
-        &self.body
+        self.body.as_bytes()
     }
 }
 
@@ -60,7 +61,8 @@ pub fn declare(
     }
     kept.into_iter()
         .map(|(key, api_version, origin, range)| {
-            let body = buffer[range].into();
+            // serde_json writes UTF-8; checked once here rather than at every parse
+            let body = std::str::from_utf8(&buffer[range]).unwrap_or("null").into();
             (key.clone(), Declared { key, api_version, origin, body })
         })
         .collect()
