@@ -284,9 +284,12 @@ impl Engine {
             let before = previous.get(&self.sources[i].name);
             // the declared objects, walked in place; then what is tracked or marked but not declared
             let declared = Arc::clone(&self.sources[i].objects);
-            for key in declared.keys() {
+            for (key, want) in declared.iter() {
                 if !self.unchanged(i, key, before) {
-                    self.reevaluate(i, key, now, &mut out);
+                    let projection = self.live.get(key);
+                    let live = projection.map(Projection::object);
+                    let j = self.judge_with(i, key, Some(want), projection, live.as_ref());
+                    self.record(i, key, j, now, &mut out);
                 }
             }
             let others: BTreeSet<ResourceKey> = self.states[i]
@@ -411,9 +414,21 @@ impl Engine {
     }
 
     fn judge(&self, i: usize, key: &ResourceKey, live: Option<&Value>) -> Option<Judgement> {
+        self.judge_with(i, key, self.sources[i].objects.get(key), self.live.get(key), live)
+    }
+
+    /// `judge` with the lookups already made: a full re-evaluation walks the declared objects
+    /// and has each at hand.
+    fn judge_with(
+        &self,
+        i: usize,
+        key: &ResourceKey,
+        want: Option<&Declared>,
+        projection: Option<&Projection>,
+        live: Option<&Value>,
+    ) -> Option<Judgement> {
         let src = &self.sources[i];
-        let projection = self.live.get(key);
-        let Some(want) = src.objects.get(key) else {
+        let Some(want) = want else {
             let marker = projection.and_then(|p| p.marker.clone())?;
             if self.owner_of_extra(key, &marker) != Some(i) {
                 return None;
@@ -485,7 +500,8 @@ impl Engine {
             return;
         };
         let actors = report::distinct_actors(&j.differences);
-        let (before, same_paths) = match states.get(key) {
+        let existing = states.get_mut(key);
+        let (before, same_paths) = match &existing {
             Some(s) => {
                 (Some(s.status), s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path)))
             }
@@ -502,7 +518,7 @@ impl Engine {
             });
         }
         // an unchanged status is updated in place: no key copies for the common case
-        if let Some(st) = states.get_mut(key)
+        if let Some(st) = existing
             && st.status == j.status
         {
             st.reason = j.reason;

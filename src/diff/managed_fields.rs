@@ -119,10 +119,11 @@ impl Entry<'_> {
 
     fn root(&self) -> &Node {
         self.root.get_or_init(|| match self.raw.get("fieldsV1") {
-            // the detector keeps field sets as text (detect/projection.rs): parsed only when asked
-            Some(Value::String(text)) => {
-                serde_json::from_str::<Value>(text).map(|v| parse_node(&v)).unwrap_or_default()
-            }
+            // the detector keeps field sets as base64 text (detect/projection.rs): parsed only when asked
+            Some(Value::String(text)) => crate::encoding::base64_decode(text)
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .map(|v| parse_node(&v))
+                .unwrap_or_default(),
             Some(v) => parse_node(v),
             None => Node::default(),
         })
