@@ -463,30 +463,20 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
     r.until("quarantine lifted", Duration::from_secs(2), |r| r.source().get("quarantined").is_none());
 }
 
-#[test]
-fn with_two_healers_and_one_lease_only_one_acts() {
-    let tmp = tempfile::tempdir().unwrap();
-    let r = start_with(
-        tmp.path(),
-        &[],
-        HEAL,
-        &["--lease-namespace=demo", "--lease-duration=1", "--identity=first"],
-        |_| {},
-    );
+/// Two `serve` replicas against one API server and one Lease; the first holds the Lease.
+fn two_replicas(tmp: &Path) -> (Running, Server) {
+    let r = start_with(tmp, &[], HEAL, &["--lease-namespace=demo", "--lease-duration=1", "--identity=first"], |_| {});
     r.server.wait_for("acquired the self-heal lease");
-    // a second replica against the same API server and Lease
-    let config = tmp.path().join("driftgate.yaml");
-    let kubeconfig = tmp.path().join("kubeconfig");
-    let second_dir = tmp.path().join("second");
+    let second_dir = tmp.join("second");
     std::fs::create_dir_all(&second_dir).unwrap();
     for f in ["tls.crt", "tls.key"] {
-        std::fs::copy(tmp.path().join(f), second_dir.join(f)).unwrap();
+        std::fs::copy(tmp.join(f), second_dir.join(f)).unwrap();
     }
     let second = Server::start(
         &[
-            &format!("--config={}", config.display()),
-            &format!("--kubeconfig={}", kubeconfig.display()),
-            &format!("--cache-dir={}", tmp.path().join("cache2").display()),
+            &format!("--config={}", tmp.join("driftgate.yaml").display()),
+            &format!("--kubeconfig={}", tmp.join("kubeconfig").display()),
+            &format!("--cache-dir={}", tmp.join("cache2").display()),
             "--lease-namespace=demo",
             "--lease-duration=1",
             "--identity=second",
@@ -494,6 +484,13 @@ fn with_two_healers_and_one_lease_only_one_acts() {
         &second_dir,
     );
     second.wait_for("drift detector watching");
+    (r, second)
+}
+
+#[test]
+fn with_two_healers_and_one_lease_only_one_acts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (r, second) = two_replicas(tmp.path());
     std::thread::sleep(Duration::from_millis(1500));
     let lease = r.api.get("Lease", Some("demo"), "driftgate-self-heal").unwrap();
     assert_eq!(lease["spec"]["holderIdentity"], "first");
@@ -531,31 +528,7 @@ fn a_dry_run_reports_the_plan_and_changes_nothing() {
 #[test]
 fn when_the_leader_dies_the_other_replica_takes_over_within_the_lease_duration() {
     let tmp = tempfile::tempdir().unwrap();
-    let r = start_with(
-        tmp.path(),
-        &[],
-        HEAL,
-        &["--lease-namespace=demo", "--lease-duration=1", "--identity=first"],
-        |_| {},
-    );
-    r.server.wait_for("acquired the self-heal lease");
-    let second_dir = tmp.path().join("second");
-    std::fs::create_dir_all(&second_dir).unwrap();
-    for f in ["tls.crt", "tls.key"] {
-        std::fs::copy(tmp.path().join(f), second_dir.join(f)).unwrap();
-    }
-    let second = Server::start(
-        &[
-            &format!("--config={}", tmp.path().join("driftgate.yaml").display()),
-            &format!("--kubeconfig={}", tmp.path().join("kubeconfig").display()),
-            &format!("--cache-dir={}", tmp.path().join("cache2").display()),
-            "--lease-namespace=demo",
-            "--lease-duration=1",
-            "--identity=second",
-        ],
-        &second_dir,
-    );
-    second.wait_for("drift detector watching");
+    let (r, second) = two_replicas(tmp.path());
     let Running { server: first, api, .. } = r;
     // the leader dies without releasing the lease
     let _ = std::process::Command::new("kill").args(["-KILL", &first.pid().to_string()]).status();
