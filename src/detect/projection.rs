@@ -16,7 +16,7 @@ const KEPT_METADATA: &[&str] =
 /// Annotations that are never compared and can be large.
 const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
 
-/// One live object as the detector keeps it. Its managedFields field sets are kept as JSON text
+/// One live object as the detector keeps it. Its managedFields field sets are kept as base64 text
 /// (`"fieldsV1": "{...}"`), which `diff::managed_fields` parses on first use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Projection {
