@@ -17,7 +17,7 @@ const KEPT_METADATA: &[&str] =
 const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
 
 /// One live object as the detector keeps it. Its managedFields field sets are kept as base64 text
-/// (`"fieldsV1": "{...}"`), which `diff::managed_fields` parses on first use.
+/// (`"fieldsV1": "eyJmOnNwZWMiOnt9fQ=="`), which `diff::managed_fields` decodes on first use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Projection {
     /// `metadata.resourceVersion`, for ordering and for guarded writes.
