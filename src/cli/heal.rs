@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{live, source, status};
 use crate::cluster::heal::execute;
-use crate::cluster::healer::{plan_one, resource_of};
+use crate::cluster::healer::{Identities, plan_one, resource_of};
 use crate::config::Config;
 use crate::heal::plan::Action;
 
@@ -61,6 +61,7 @@ pub fn run(args: &HealArgs) -> anyhow::Result<u8> {
     let lines = runtime.block_on(async {
         let (conn, engine) = status::engine_once(&config, args.source.as_deref(), &args.cluster, &args.git).await?;
         let reconcilers = engine.reconcilers().to_vec();
+        let who = Identities { reconcilers: &reconcilers, instance_label: engine.instance_label() };
         let mut drifted = engine.drifted();
         drifted.sort_by_key(|d| d.status == crate::detect::State::Extra);
         let mut lines = Vec::new();
@@ -69,7 +70,7 @@ pub fn run(args: &HealArgs) -> anyhow::Result<u8> {
                 lines.push((false, json!({"object": d.key, "source": d.source, "error": "kind not served"})));
                 continue;
             };
-            let (action, _) = plan_one(&conn, &ar, namespaced, &d, &reconcilers, config.self_heal.prune)
+            let action = plan_one(&conn, &ar, namespaced, &d, who, config.self_heal.prune)
                 .await
                 .with_context(|| format!("reading {}", d.key.human()))?;
             let what = match &action {

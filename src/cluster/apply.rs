@@ -2,7 +2,7 @@
 //! background delete.
 
 use json_patch::Patch as JsonPatch;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use kube::api::{DeleteParams, Patch, PatchParams, PropagationPolicy};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
@@ -11,12 +11,7 @@ use super::{ClusterError, Connection};
 /// The field manager of every heal.
 pub const FIELD_MANAGER: &str = "driftgate";
 
-fn api(conn: &Connection, ar: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
-    match namespace {
-        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
-        None => Api::all_with(conn.client.clone(), ar),
-    }
-}
+use super::dynamic_api as api;
 
 /// Server-side apply of `object` as [`FIELD_MANAGER`], forced: Git's values win every field it
 /// declares. Returns the stored object.

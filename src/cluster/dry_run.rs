@@ -1,6 +1,6 @@
 //! Server-side-apply dry runs: what the API server would make of Git's manifest.
 
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
@@ -16,10 +16,7 @@ pub async fn dry_run_apply(
     object: &Value,
     field_manager: &str,
 ) -> Result<Value, ClusterError> {
-    let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
-        None => Api::all_with(conn.client.clone(), ar),
-    };
+    let api = super::dynamic_api(conn, ar, namespace);
     let params = PatchParams::apply(field_manager).force().dry_run();
     let out = api
         .patch(name, &params, &Patch::Apply(object))

@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DynamicObject};
-use kube::core::GroupVersionKind;
-use kube::discovery::{self, ApiResource, Scope};
+use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 
+use super::discovery::{self, Resolved, Target};
 use super::heal::execute;
 use super::{Connection, DetectorHandle};
 use crate::config::SelfHeal;
@@ -19,7 +18,7 @@ use crate::diff::report::Settings;
 use crate::heal::plan::{Action, from_objects};
 use crate::heal::quarantine::{CLEAR_ANNOTATION, Flaps, Quarantine};
 use crate::heal::retry::{Failure, RateLimit, classify, next_delay};
-use crate::model::ResourceKey;
+use crate::model::{Declared, ResourceKey};
 
 /// How often drift is looked for without a wake-up: retries fall due, leadership changes.
 const SWEEP: Duration = Duration::from_secs(1);
@@ -164,9 +163,13 @@ impl Healer {
             self.flaps.clear(&d.key);
         }
         let Some((ar, namespaced)) = self.resource(&d.key, d.desired.as_ref()).await else { return };
-        let reconcilers = self.detector.engine().reconcilers().to_vec();
+        let (reconcilers, instance_label) = {
+            let engine = self.detector.engine();
+            (engine.reconcilers().to_vec(), engine.instance_label())
+        };
+        let who = Identities { reconcilers: &reconcilers, instance_label };
         // the whole object is read only now, when it must be healed
-        let (action, _live) = match plan_one(&self.conn, &ar, namespaced, &d, &reconcilers, self.settings.prune).await {
+        let action = match plan_one(&self.conn, &ar, namespaced, &d, who, self.settings.prune).await {
             Ok(planned) => planned,
             Err(e) => {
                 self.failed(&d, None, &e.to_string(), classify(api_code(&e)));
@@ -237,7 +240,7 @@ impl Healer {
     }
 
     /// The API resource of a kind, discovered once (a kind not served, once per [`REDISCOVER`]).
-    async fn resource(&mut self, key: &ResourceKey, desired: Option<&Value>) -> Option<(ApiResource, bool)> {
+    async fn resource(&mut self, key: &ResourceKey, desired: Option<&Declared>) -> Option<(ApiResource, bool)> {
         let gk = (key.group.clone(), key.kind.clone());
         if let Some((r, at)) = self.resources.get(&gk)
             && (r.is_some() || at.elapsed() < REDISCOVER)
@@ -251,32 +254,48 @@ impl Healer {
 }
 
 /// The API resource of an object's kind, at the version Git uses, and whether it is namespaced.
-pub async fn resource_of(conn: &Connection, key: &ResourceKey, desired: Option<&Value>) -> Option<(ApiResource, bool)> {
-    let api_version = desired.and_then(|d| d.get("apiVersion")).and_then(Value::as_str)?;
-    let version = api_version.rsplit('/').next().unwrap_or(api_version);
-    let gvk = GroupVersionKind::gvk(&key.group, version, &key.kind);
-    let (ar, caps) = discovery::pinned_kind(&conn.client, &gvk).await.ok()?;
-    Some((ar, caps.scope == Scope::Namespaced))
+pub async fn resource_of(
+    conn: &Connection,
+    key: &ResourceKey,
+    desired: Option<&Declared>,
+) -> Option<(ApiResource, bool)> {
+    let api_version = desired.map(|d| &*d.api_version)?;
+    let target = Target {
+        group: key.group.clone(),
+        version: api_version.rsplit('/').next().unwrap_or(api_version).to_owned(),
+        kind: key.kind.clone(),
+        namespace: None,
+    };
+    match discovery::resolve(conn, &[target]).await.pop()?.1 {
+        Resolved::Served(ar, namespaced) => Some((ar, namespaced)),
+        Resolved::Unserved | Resolved::Failed(_) => None,
+    }
 }
 
-/// Reads a drifted object whole and plans its heal; the live object comes back too.
+/// Who counts as a reconciler and which markers count, for planning.
+#[derive(Debug, Clone, Copy)]
+pub struct Identities<'a> {
+    /// Reconciler field managers.
+    pub reconcilers: &'a [String],
+    /// Whether Argo CD's instance label marks ownership.
+    pub instance_label: bool,
+}
+
+/// Reads a drifted object whole and plans its heal.
 pub async fn plan_one(
     conn: &Connection,
     ar: &ApiResource,
     namespaced: bool,
     d: &Drifted,
-    reconcilers: &[String],
+    who: Identities<'_>,
     prune: bool,
-) -> Result<(Action, Option<Value>), kube::Error> {
+) -> Result<Action, kube::Error> {
     let ns = if namespaced { d.key.namespace.as_deref() } else { None };
-    let api: Api<DynamicObject> = match ns {
-        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
-        None => Api::all_with(conn.client.clone(), ar),
-    };
+    let api = super::dynamic_api(conn, ar, ns);
     let live = api.get_opt(&d.key.name).await?.map(|o| super::list::to_json(o, ar));
-    let settings = Settings { rules: &d.rules, reconcilers, instance_label: false };
-    let action = from_objects(&d.key, d.desired.as_ref(), live.as_ref(), settings, prune);
-    Ok((action, live))
+    let desired = d.desired.as_ref().map(Declared::object);
+    let settings = Settings { rules: &d.rules, reconcilers: who.reconcilers, instance_label: who.instance_label };
+    Ok(from_objects(&d.key, desired.as_ref(), live.as_ref(), settings, prune))
 }
 
 fn api_code(e: &kube::Error) -> u16 {

@@ -1,6 +1,6 @@
 //! One-shot listing, for `diff --live cluster` and `status` without a server.
 
-use kube::api::{Api, DynamicObject, ListParams};
+use kube::api::{DynamicObject, ListParams};
 use kube::discovery::ApiResource;
 use serde_json::Value;
 
@@ -17,10 +17,7 @@ pub async fn list_live(
     ar: &ApiResource,
     each: &mut dyn FnMut(Value) -> Result<(), ClusterError>,
 ) -> Result<(), ClusterError> {
-    let api: Api<DynamicObject> = match &target.namespace {
-        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
-        None => Api::all_with(conn.client.clone(), ar),
-    };
+    let api = super::dynamic_api(conn, ar, target.namespace.as_deref());
     let mut params = ListParams::default().limit(PAGE);
     loop {
         let page = api

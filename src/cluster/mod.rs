@@ -19,7 +19,17 @@ pub use discovery::{Resolved, Target, resolve, targets};
 pub use dry_run::dry_run_apply;
 pub use list::list_live;
 
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
 use thiserror::Error;
+
+/// The API of a kind in one namespace, or across all (cluster-scoped kinds, cluster-wide watches).
+fn dynamic_api(conn: &Connection, ar: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, ar),
+        None => Api::all_with(conn.client.clone(), ar),
+    }
+}
 
 /// Why the cluster could not be reached or read.
 #[derive(Debug, Error)]

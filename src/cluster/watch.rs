@@ -3,7 +3,7 @@
 //! detector with projections, never with whole objects held in a store.
 
 use futures::StreamExt as _;
-use kube::api::{Api, DynamicObject};
+use kube::api::DynamicObject;
 use kube::discovery::ApiResource;
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
@@ -46,10 +46,7 @@ pub(super) fn spawn(
     instance_label: bool,
     tx: mpsc::Sender<LiveEvent>,
 ) -> JoinHandle<()> {
-    let api: Api<DynamicObject> = match &target.namespace {
-        Some(ns) => Api::namespaced_with(conn.client.clone(), ns, &ar),
-        None => Api::all_with(conn.client.clone(), &ar),
-    };
+    let api = super::dynamic_api(conn, &ar, target.namespace.as_deref());
     tokio::spawn(async move {
         let config = watcher::Config::default().page_size(PAGE);
         let mut stream = watcher::watcher(api, config).default_backoff().boxed();

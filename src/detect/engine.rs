@@ -220,8 +220,8 @@ pub struct Drifted {
     pub key: ResourceKey,
     /// OutOfSync, Missing or Extra.
     pub status: State,
-    /// Git's object (none for Extra).
-    pub desired: Option<Value>,
+    /// Git's object (none for Extra), compact: parsed only if the healer gets to it.
+    pub desired: Option<Declared>,
     /// The source's rules.
     pub rules: Arc<[Rule]>,
     /// The live resourceVersion it was judged on.
@@ -592,7 +592,7 @@ impl Engine {
                     source: src.name.clone(),
                     key: st.key.clone(),
                     status: st.status,
-                    desired: src.objects.get(&st.key).map(Declared::object),
+                    desired: src.objects.get(&st.key).cloned(),
                     rules: Arc::clone(&src.rules),
                     resource_version: st.resource_version.clone(),
                     differences: st.differences.clone(),
