@@ -39,9 +39,6 @@ pub enum DiffMode {
     Ssa,
 }
 
-/// Field manager of server-side dry runs.
-pub const DRY_RUN_MANAGER: &str = "driftgate";
-
 /// What reading the cluster found besides the objects.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -74,7 +71,8 @@ pub async fn predict(
         for set in desired.iter_mut() {
             for (key, m) in set.iter_mut().filter(|(k, _)| k.group == target.group && k.kind == target.kind) {
                 let ns = if *namespaced { key.namespace.as_deref() } else { None };
-                let predicted = cluster::dry_run_apply(conn, ar, ns, &key.name, &m.object, DRY_RUN_MANAGER).await?;
+                let predicted =
+                    cluster::dry_run_apply(conn, ar, ns, &key.name, &m.object, cluster::apply::FIELD_MANAGER).await?;
                 m.object = ssa::predicted_desired(&m.object, &predicted);
             }
         }
