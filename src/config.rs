@@ -344,6 +344,19 @@ pub enum SinkType {
     KubernetesEvents,
 }
 
+/// When the file sink forces its writes to disk.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Fsync {
+    /// After every write batch (group commit): under load, events share one fsync.
+    Always,
+    /// Every `fsyncInterval`: a crash of the machine can lose at most that window.
+    #[default]
+    Batch,
+    /// Never: the kernel decides.
+    Never,
+}
+
 /// One audit sink.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -354,21 +367,135 @@ pub struct Sink {
     /// For `file`: the file.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// For `file`: when writes are forced to disk.
+    #[serde(default)]
+    pub fsync: Fsync,
+    /// For `file` with `fsync: batch`: the longest time an event waits for its fsync.
+    #[serde(default = "default_fsync_interval", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub fsync_interval: Duration,
+    /// For `file`: the size at which the file is rotated to `PATH.1`.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    /// For `file`: rotated files kept (`PATH.1` .. `PATH.N`).
+    #[serde(default = "default_max_files")]
+    pub max_files: usize,
     /// For `http`: the endpoint.
     #[serde(default)]
     pub url: Option<String>,
-    /// For `http`: the spool folder.
+    /// For `http`: the spool folder, where events wait until the endpoint has them.
     #[serde(default)]
     pub spool_dir: Option<PathBuf>,
+    /// For `http`: the spool's size limit; beyond it new events are dropped and counted.
+    #[serde(default = "default_max_spool_bytes")]
+    pub max_spool_bytes: u64,
+    /// For `http`: events per POST.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// For `http`: the limit of one POST.
+    #[serde(default = "default_http_timeout", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    /// For `http`: a PEM CA bundle that signs the endpoint's certificate (besides the system roots).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// For `http`: a file holding a bearer token, re-read for every POST so a rotated token is used.
+    #[serde(default)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// For `kubernetesEvents`: Events written per second, on average.
+    #[serde(default = "default_events_qps")]
+    pub qps: f64,
+    /// For `kubernetesEvents`: Events written at once before `qps` applies.
+    #[serde(default = "default_events_burst")]
+    pub burst: u32,
+    /// For `kubernetesEvents`: repeats of one event within this window update its count.
+    #[serde(default = "default_aggregate_window", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub aggregate_window: Duration,
+}
+
+impl Sink {
+    /// A sink of `sink_type` with every option at its default.
+    pub fn new(sink_type: SinkType) -> Self {
+        Self {
+            sink_type,
+            path: None,
+            fsync: Fsync::default(),
+            fsync_interval: default_fsync_interval(),
+            max_bytes: default_max_bytes(),
+            max_files: default_max_files(),
+            url: None,
+            spool_dir: None,
+            max_spool_bytes: default_max_spool_bytes(),
+            batch_size: default_batch_size(),
+            timeout: default_http_timeout(),
+            ca_file: None,
+            bearer_token_file: None,
+            qps: default_events_qps(),
+            burst: default_events_burst(),
+            aggregate_window: default_aggregate_window(),
+        }
+    }
+}
+
+fn default_fsync_interval() -> Duration {
+    Duration::from_millis(200)
+}
+
+fn default_max_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_max_files() -> usize {
+    5
+}
+
+fn default_max_spool_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+
+fn default_batch_size() -> usize {
+    100
+}
+
+fn default_http_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_events_qps() -> f64 {
+    1.0
+}
+
+fn default_events_burst() -> u32 {
+    25
+}
+
+fn default_aggregate_window() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// Telemetry settings.
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Telemetry {
-    /// OTLP gRPC endpoint for traces; none disables export.
+    /// OTLP endpoint for traces. Without it, the standard `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+    /// or `OTEL_EXPORTER_OTLP_ENDPOINT`; with none, traces are not exported.
     #[serde(default)]
     pub otlp_endpoint: Option<String>,
+    /// `grpc` or `http/protobuf`; without it, `OTEL_EXPORTER_OTLP_PROTOCOL`, else `grpc`.
+    #[serde(default)]
+    pub otlp_protocol: Option<OtlpProtocol>,
+    /// The `service.name` resource attribute; without it, `OTEL_SERVICE_NAME`, else `driftgate`.
+    #[serde(default)]
+    pub service_name: Option<String>,
+}
+
+/// OTLP transports.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    /// OTLP over gRPC (port 4317 by convention).
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318, path `/v1/traces`).
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
 }
 
 /// Parses a Go-style duration: `500ms`, `5s`, `1m`, `1h30m`.
@@ -491,10 +618,22 @@ impl Config {
             let missing = match sink.sink_type {
                 SinkType::File if sink.path.is_none() => Some("path"),
                 SinkType::Http if sink.url.is_none() => Some("url"),
+                SinkType::Http if sink.spool_dir.is_none() => Some("spoolDir"),
                 _ => None,
             };
             if let Some(field) = missing {
                 return Err(invalid(format!("audit.sinks[{i}].{field}: required for this sink type")));
+            }
+            let bad = match sink.sink_type {
+                SinkType::File if sink.max_bytes == 0 => Some("maxBytes: must be above 0"),
+                SinkType::File if sink.max_files == 0 => Some("maxFiles: must be at least 1"),
+                SinkType::Http if sink.max_spool_bytes == 0 => Some("maxSpoolBytes: must be above 0"),
+                SinkType::Http if sink.batch_size == 0 => Some("batchSize: must be at least 1"),
+                SinkType::KubernetesEvents if !(sink.qps > 0.0 && sink.qps.is_finite()) => Some("qps: must be above 0"),
+                _ => None,
+            };
+            if let Some(why) = bad {
+                return Err(invalid(format!("audit.sinks[{i}].{why}")));
             }
         }
         // compile every rule now so a bad rule fails at start-up, not on first use
@@ -529,7 +668,7 @@ impl Config {
             if let Some(p) = &mut sink.path {
                 resolve(p);
             }
-            if let Some(p) = &mut sink.spool_dir {
+            for p in [&mut sink.spool_dir, &mut sink.ca_file, &mut sink.bearer_token_file].into_iter().flatten() {
                 resolve(p);
             }
         }
@@ -603,7 +742,8 @@ audit:
     - {type: stdout}
     - {type: file, path: audit.jsonl}
     - {type: http, url: "https://audit.example.com/events", spoolDir: spool}
-telemetry: {otlpEndpoint: "http://127.0.0.1:4317"}
+    - {type: kubernetesEvents, qps: 2, burst: 10, aggregateWindow: 5m}
+telemetry: {otlpEndpoint: "http://127.0.0.1:4317", otlpProtocol: grpc}
 "#;
 
     #[test]

@@ -7,6 +7,8 @@
 //! - [`detect`] keeps live projections and per-source status (the detector's pure core);
 //! - [`cluster`] is the only module that talks to the Kubernetes API;
 //! - [`config`] is the typed, validated configuration file;
+//! - [`admission`] decides AdmissionReviews; [`server`] serves them, the status API and metrics;
+//! - [`heal`] plans self-heal actions; [`audit`] writes the event stream; [`telemetry`] traces;
 //! - [`cli`] is the command line, the only place that prints or exits.
 
 pub mod admission;
@@ -25,3 +27,4 @@ pub mod memory;
 pub mod model;
 pub mod render;
 pub mod server;
+pub mod telemetry;

@@ -4,11 +4,13 @@
 
 mod certs;
 mod diff;
+mod events;
 mod heal;
 mod live;
 mod render;
 mod review;
 mod serve;
+mod server_client;
 mod source;
 mod status;
 mod watch;
@@ -47,6 +49,8 @@ pub enum Command {
     Review(review::ReviewArgs),
     /// Load the config's sources and follow their Git revisions, printing a JSON line per change.
     Watch(watch::WatchArgs),
+    /// Read the audit stream of a running server: recent events, and new ones with --follow.
+    Events(events::EventsArgs),
 }
 
 /// When to colour output.
@@ -92,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Watch(args) => watch::run(&args),
+        Command::Events(args) => events::run(&args),
         Command::Review(args) => review::run(&args),
         Command::Certs(args) => certs::run(&args),
         Command::Serve(args) => serve::run(&args),

@@ -11,13 +11,14 @@ use anyhow::Context as _;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use clap::Args;
 
-use crate::audit::Sink;
+use crate::audit::Auditor;
 use crate::cluster::healer::{self, Healer};
 use crate::cluster::lease::{self, LeaseConfig};
 use crate::cluster::{self, Detector};
 use crate::config::Config;
 use crate::desired::{self, Event, Store};
 use crate::server::{self, AppState, CertWatcher};
+use crate::telemetry;
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -73,12 +74,23 @@ fn log_event(e: &Event) {
 /// Runs `serve` until SIGINT or SIGTERM, then drains in-flight reviews.
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let config = Arc::new(Config::load(&args.config)?);
-    let sinks = Sink::open_all(&config.audit).context("audit sinks")?;
+    let auditor = Arc::new(Auditor::open(&config.audit).context("audit sinks")?);
     let store = Arc::new(Store::new());
-    let state = Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), sinks)?);
+    let state = Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&auditor))?);
     let tls = server::load_tls(&args.tls_cert, &args.tls_key)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
+    let tracing = runtime.block_on(async { telemetry::init(&config.telemetry) })?;
+    match &tracing.export {
+        Some(e) => eprintln!(
+            "driftgate: exporting traces over OTLP {:?} to {}",
+            e.protocol,
+            e.endpoint.as_deref().unwrap_or("the OTEL_EXPORTER_OTLP_* endpoint")
+        ),
+        None => {
+            eprintln!("driftgate: traces are not exported (no telemetry.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+        }
+    }
+    let served = runtime.block_on(async {
         let rustls = RustlsConfig::from_config(tls);
         let watcher = CertWatcher::new(&args.tls_cert, &args.tls_key);
         tokio::spawn(watcher.run(rustls.clone(), Duration::from_millis(args.cert_poll_ms)));
@@ -90,10 +102,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             loop {
                 let mut all = true;
                 for src in &cfg.sources {
-                    let event = desired::refresh(&cfg, &src.name, &store, &options);
-                    if let Some(e) = &event {
-                        log_event(e);
-                    }
+                    tracing::info_span!("source.refresh", source = %src.name).in_scope(|| {
+                        if let Some(e) = desired::refresh(&cfg, &src.name, &store, &options) {
+                            log_event(&e);
+                            st.observe_source(&e);
+                        }
+                    });
                     all &= store.get().sources.get(&src.name).is_some_and(|s| s.error.is_none());
                 }
                 if all {
@@ -104,7 +118,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             st.set_loaded();
             eprintln!("driftgate: desired state loaded; deciding reviews");
             let stop = Arc::new(AtomicBool::new(false));
-            if let Err(e) = desired::spawn_poller(cfg, store, options, stop, |e| log_event(&e)) {
+            let observer = Arc::clone(&st);
+            if let Err(e) = desired::spawn_poller(cfg, store, options, stop, move |e| {
+                log_event(&e);
+                observer.observe_source(&e);
+            }) {
                 eprintln!("driftgate: cannot start the source poller: {e}");
             }
         });
@@ -131,7 +149,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             .handle(handle)
             .serve(server::router(state).into_make_service())
             .await
-    })?;
+    });
+    // what was emitted is written, synced or spooled before exit; the last spans are exported
+    if !auditor.flush(Duration::from_secs(10)) {
+        eprintln!("driftgate: an audit sink did not finish within 10s");
+    }
+    runtime.block_on(async { tokio::task::spawn_blocking(move || tracing.shutdown()).await })?;
+    served?;
     Ok(super::EXIT_OK)
 }
 
@@ -142,13 +166,17 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
         eprintln!(
             "driftgate: no cluster configuration (--kubeconfig, KUBECONFIG or in-cluster); the drift detector is off"
         );
+        if state.auditor().take_kubernetes().is_some() {
+            eprintln!("driftgate: the kubernetesEvents audit sink needs a cluster; it writes nothing");
+        }
         return;
     }
     let (kubeconfig, context) = (args.kubeconfig.clone(), args.context.clone());
+    let reporter = args.identity.clone().unwrap_or_else(default_identity);
     let lease = LeaseConfig {
         namespace: args.lease_namespace.clone(),
         name: args.lease_name.clone(),
-        identity: args.identity.clone().unwrap_or_else(default_identity),
+        identity: reporter.clone(),
         duration: Duration::from_secs(args.lease_duration.max(1)),
     };
     let (config, state, store) = (Arc::clone(config), Arc::clone(state), state.store());
@@ -161,6 +189,9 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
             }
         };
         eprintln!("driftgate: drift detector watching {}", conn.server);
+        if let Some(queue) = state.auditor().take_kubernetes() {
+            tokio::spawn(cluster::events::run(conn.clone(), queue, reporter.clone()));
+        }
         let detector = Detector::new(conn.clone(), Arc::clone(&config), Arc::clone(&store));
         state.set_detector(detector.handle());
         let wake = Arc::new(tokio::sync::Notify::new());

@@ -82,18 +82,11 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<u8> {
 
 /// Reads the status API of a running server.
 fn fetch(args: &StatusArgs, url: &str) -> anyhow::Result<Vec<SourceStatus>> {
-    let mut builder = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(30));
-    if let Some(ca) = &args.ca {
-        let pem = std::fs::read(ca).with_context(|| format!("--ca {}", ca.display()))?;
-        builder = builder.add_root_certificate(
-            reqwest::Certificate::from_pem(&pem)
-                .with_context(|| format!("--ca {}: not a PEM certificate", ca.display()))?,
-        );
-    }
-    if args.insecure_skip_tls_verify {
-        builder = builder.danger_accept_invalid_certs(true);
-    }
-    let client = builder.build()?;
+    let client = super::server_client::https_client(
+        args.ca.as_deref(),
+        args.insecure_skip_tls_verify,
+        Some(std::time::Duration::from_secs(30)),
+    )?;
     let base = url.trim_end_matches('/');
     let get = |path: &str| -> anyhow::Result<serde_json::Value> {
         let resp = client.get(format!("{base}{path}")).send().with_context(|| format!("GET {base}{path}"))?;

@@ -109,19 +109,30 @@ impl Detector {
                     let now = (self.clock)();
                     let mut out = Vec::new();
                     let mut relisted = matches!(first, LiveEvent::Relisted { .. });
-                    let mut engine = self.handle.engine();
-                    out.extend(apply(&mut engine, first, &now));
-                    for _ in 1..BATCH {
-                        match rx.try_recv() {
-                            Ok(ev) => {
-                                relisted |= matches!(ev, LiveEvent::Relisted { .. });
-                                out.extend(apply(&mut engine, ev, &now));
+                    let span = tracing::info_span!(
+                        "drift.evaluate",
+                        trigger = "watch",
+                        events = tracing::field::Empty,
+                        transitions = tracing::field::Empty,
+                    );
+                    span.in_scope(|| {
+                        let mut engine = self.handle.engine();
+                        out.extend(apply(&mut engine, first, &now));
+                        let mut events = 1;
+                        for _ in 1..BATCH {
+                            match rx.try_recv() {
+                                Ok(ev) => {
+                                    events += 1;
+                                    relisted |= matches!(ev, LiveEvent::Relisted { .. });
+                                    out.extend(apply(&mut engine, ev, &now));
+                                }
+                                Err(_) => break,
                             }
-                            Err(_) => break,
                         }
-                    }
-                    observe(&engine, &out);
-                    drop(engine);
+                        span.record("events", events);
+                        span.record("transitions", out.len());
+                        observe(&engine, &out);
+                    });
                     if relisted {
                         // evaluating a whole list leaves its parsed objects behind as garbage
                         crate::memory::release_freed();
@@ -177,12 +188,12 @@ impl Detector {
             }
         }
         // kinds no longer watched are forgotten first, so their objects are not judged Extra
-        {
+        tracing::info_span!("drift.evaluate", trigger = "revision", sources = specs.len()).in_scope(|| {
             let now = (self.clock)();
             let mut engine = self.handle.engine();
             let out = engine.set_sources(specs, &now);
             observe(&engine, &out);
-        }
+        });
         crate::memory::release_freed();
         let new: Vec<Target> = wanted.into_iter().filter(|w| !watchers.keys().any(|t| same_watch(w, t))).collect();
         *unresolved = false;

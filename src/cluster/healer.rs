@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
+use tracing::Instrument as _;
 
 use super::discovery::{self, Resolved, Target};
 use super::heal::execute;
@@ -184,7 +185,21 @@ impl Healer {
             self.attempts.entry(d.key.clone()).or_default().next = Some(Instant::now() + wait);
             return;
         }
-        let summary = summarise(&d, &action);
+        let span = tracing::info_span!(
+            "heal",
+            object = %d.key.human(),
+            source = %d.source,
+            action = action_name(&action),
+            dry_run = self.settings.dry_run,
+            error = tracing::field::Empty,
+        );
+        self.heal(&d, &ar, namespaced, &action).instrument(span).await;
+    }
+
+    /// Performs a planned action and reports it, inside the heal span (the report links it to
+    /// the drift that caused it).
+    async fn heal(&mut self, d: &Drifted, ar: &ApiResource, namespaced: bool, action: &Action) {
+        let summary = summarise(d, action);
         if self.settings.dry_run {
             (self.report)("applied", &d.key, summary, true);
             // a dry run reports each plan once per object version
@@ -192,13 +207,13 @@ impl Healer {
                 Some(Stuck { resource_version: d.resource_version.clone() });
             return;
         }
-        match execute(&self.conn, &ar, namespaced, &d.key, &action).await {
+        match execute(&self.conn, ar, namespaced, &d.key, action).await {
             Ok(done) => {
                 let mut data = summary;
                 data["calls"] = json!(done.calls);
                 (self.report)("applied", &d.key, data, false);
                 self.attempts.remove(&d.key);
-                if let Action::Revert { pointers, actors, .. } = &action
+                if let Action::Revert { pointers, actors, .. } = action
                     && let Some(q) = self.flaps.record(&d.key, pointers, actors, Instant::now())
                 {
                     let data = serde_json::to_value(&q).unwrap_or(Value::Null);
@@ -206,13 +221,14 @@ impl Healer {
                 }
             }
             Err(e) => {
+                tracing::Span::current().record("error", tracing::field::display(&e));
                 // a failed resourceVersion test (422 on the guarded patch) means the object moved: plan again
                 let class = match e.code() {
                     Some(422) if e.to_string().starts_with("patch ") => Failure::Transient,
                     Some(code) => classify(code),
                     None => Failure::Transient,
                 };
-                self.failed(&d, Some(&action), &e.to_string(), class);
+                self.failed(d, Some(action), &e.to_string(), class);
             }
         }
     }
@@ -306,6 +322,15 @@ fn api_code(e: &kube::Error) -> u16 {
 }
 
 /// The event data of a plan: action, source, paths and actors; never values.
+fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::Revert { .. } => "revert",
+        Action::Create { .. } => "create",
+        Action::Prune => "prune",
+        Action::Nothing => "none",
+    }
+}
+
 fn summarise(d: &Drifted, action: &Action) -> Value {
     let mut data = json!({"source": d.source, "status": d.status, "resourceVersion": d.resource_version,
                           "differences": d.differences});
@@ -316,9 +341,7 @@ fn summarise(d: &Drifted, action: &Action) -> Value {
             data["actors"] = json!(actors);
             data["removals"] = json!(prune.as_ref().map_or(0, |p| p.0.len().saturating_sub(1)));
         }
-        Action::Create { .. } => data["action"] = json!("create"),
-        Action::Prune => data["action"] = json!("prune"),
-        Action::Nothing => data["action"] = json!("none"),
+        Action::Create { .. } | Action::Prune | Action::Nothing => data["action"] = json!(action_name(action)),
     }
     data
 }

@@ -7,6 +7,7 @@ mod client;
 mod detector;
 mod discovery;
 mod dry_run;
+pub mod events;
 pub mod heal;
 pub mod healer;
 pub mod lease;

@@ -1,7 +1,7 @@
 //! Rendering one source: a local path, or a path inside a Git repository at a revision.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
@@ -41,6 +41,25 @@ impl Default for GitOptions {
     }
 }
 
+/// How long the parts of one load took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Fetching (or opening) the Git mirror and resolving the revision; `None` for a local path.
+    pub fetch: Option<Duration>,
+    /// Rendering the manifests.
+    pub render: Duration,
+}
+
+impl DesiredError {
+    /// Which step failed: `fetch` (Git, tokens) or `render`.
+    pub fn stage(&self) -> &'static str {
+        match self {
+            Self::Render(_) => "render",
+            Self::Git(_) | Self::Token(_) => "fetch",
+        }
+    }
+}
+
 /// Renders `path` from disk, or from `remote` at `revision` when given.
 pub fn render_path(
     path: &Path,
@@ -48,15 +67,38 @@ pub fn render_path(
     remote: Option<(&Remote, &str)>,
     options: &GitOptions,
 ) -> Result<(Vec<Manifest>, SourceInfo), DesiredError> {
+    render_path_timed(path, namespace, remote, options, &mut Timings::default())
+}
+
+fn render_path_timed(
+    path: &Path,
+    namespace: Option<&str>,
+    remote: Option<(&Remote, &str)>,
+    options: &GitOptions,
+    timings: &mut Timings,
+) -> Result<(Vec<Manifest>, SourceInfo), DesiredError> {
     let mut info =
         SourceInfo { name: None, path: path.display().to_string(), repo: None, revision: None, commit: None };
     let Some((remote, revision)) = remote else {
-        return Ok((render::render(path, namespace)?, info));
+        let span = tracing::info_span!("render", path = %path.display());
+        let start = Instant::now();
+        let manifests = span.in_scope(|| render::render(path, namespace));
+        timings.render = start.elapsed();
+        return Ok((manifests?, info));
     };
-    let checkout = git::checkout(remote, revision, &options.cache_dir, options.timeout)?;
+    let span = tracing::info_span!("git.fetch", repo = %remote.url, revision, commit = tracing::field::Empty);
+    let start = Instant::now();
+    let checkout = span.in_scope(|| git::checkout(remote, revision, &options.cache_dir, options.timeout));
+    timings.fetch = Some(start.elapsed());
+    let checkout = checkout?;
+    span.record("commit", checkout.commit());
     let inside = inside_repo(path);
     checkout.require(&inside)?;
-    let manifests = render::render_in(&checkout, &inside, namespace)?;
+    let span = tracing::info_span!("render", path = %inside.display(), commit = %checkout.commit());
+    let start = Instant::now();
+    let manifests = span.in_scope(|| render::render_in(&checkout, &inside, namespace));
+    timings.render = start.elapsed();
+    let manifests = manifests?;
     info.repo = Some(remote.url.clone());
     info.revision = Some(revision.to_owned());
     info.commit = Some(checkout.commit());
@@ -69,12 +111,22 @@ pub fn render_source(
     namespace: Option<&str>,
     options: &GitOptions,
 ) -> Result<(Vec<Manifest>, SourceInfo), DesiredError> {
+    render_source_timed(src, namespace, options, &mut Timings::default())
+}
+
+/// Renders a config source, recording how long fetching and rendering took.
+pub fn render_source_timed(
+    src: &config::Source,
+    namespace: Option<&str>,
+    options: &GitOptions,
+    timings: &mut Timings,
+) -> Result<(Vec<Manifest>, SourceInfo), DesiredError> {
     let ns = src.namespace.as_deref().or(namespace);
     let (manifests, mut info) = match &src.git {
-        None => render_path(&src.path, ns, None, options)?,
+        None => render_path_timed(&src.path, ns, None, options, timings)?,
         Some(g) => {
             let remote = Remote { url: g.url.clone(), token: token(src, g)? };
-            render_path(&src.path, ns, Some((&remote, &g.revision)), options)?
+            render_path_timed(&src.path, ns, Some((&remote, &g.revision)), options, timings)?
         }
     };
     info.name = Some(src.name.clone());

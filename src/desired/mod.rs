@@ -10,7 +10,7 @@ mod watch;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-pub use load::{DesiredError, GitOptions, render_path, render_source};
+pub use load::{DesiredError, GitOptions, Timings, render_path, render_source, render_source_timed};
 pub use watch::{Event, refresh, spawn_poller};
 
 use crate::diff::report::SourceInfo;

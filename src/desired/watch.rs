@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::{GitOptions, SourceState, Store, render_source};
+use super::{GitOptions, SourceState, Store, Timings, render_source_timed};
 use crate::config::Config;
 use crate::model::load;
 
 /// What happened to a source on a refresh.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum Event {
     /// The source rendered at a new revision (or for the first time) and was swapped in.
@@ -25,6 +25,9 @@ pub enum Event {
         commit: Option<String>,
         /// How many objects it declares.
         objects: usize,
+        /// How long the fetch and the render took.
+        #[serde(skip)]
+        timings: Timings,
     },
     /// Fetching or rendering failed; the last good state stays.
     Failed {
@@ -35,6 +38,11 @@ pub enum Event {
         /// The commit still in use, if any.
         #[serde(skip_serializing_if = "Option::is_none")]
         kept_commit: Option<String>,
+        /// `fetch` or `render`.
+        stage: &'static str,
+        /// How long the steps that ran took.
+        #[serde(skip)]
+        timings: Timings,
     },
 }
 
@@ -44,7 +52,8 @@ pub fn refresh(config: &Config, name: &str, store: &Store, options: &GitOptions)
     let src = config.source(name)?;
     let current = store.get();
     let previous = current.sources.get(name);
-    match render_source(src, None, options)
+    let mut timings = Timings::default();
+    match render_source_timed(src, None, options, &mut timings)
         .and_then(|(m, info)| Ok((load::index(m).map_err(crate::render::RenderError::from)?, info)))
     {
         Ok((objects, info)) => {
@@ -53,7 +62,8 @@ pub fn refresh(config: &Config, name: &str, store: &Store, options: &GitOptions)
             if unchanged {
                 return None;
             }
-            let event = Event::Synced { source: name.to_owned(), commit: info.commit.clone(), objects: objects.len() };
+            let event =
+                Event::Synced { source: name.to_owned(), commit: info.commit.clone(), objects: objects.len(), timings };
             store.put(
                 name,
                 SourceState { info, objects: Arc::new(crate::model::declared::declare(objects)), error: None },
@@ -62,11 +72,11 @@ pub fn refresh(config: &Config, name: &str, store: &Store, options: &GitOptions)
             Some(event)
         }
         Err(e) => {
-            let error = e.to_string();
+            let (error, stage) = (e.to_string(), e.stage());
             let kept_commit = previous.and_then(|p| p.info.commit.clone());
             let repeated = previous.is_some_and(|p| p.error.as_deref() == Some(error.as_str()));
             store.fail(name, error.clone());
-            (!repeated).then(|| Event::Failed { source: name.to_owned(), error, kept_commit })
+            (!repeated).then(|| Event::Failed { source: name.to_owned(), error, kept_commit, stage, timings })
         }
     }
 }
@@ -94,9 +104,12 @@ pub fn spawn_poller(
             let now = Instant::now();
             for (name, interval) in &intervals {
                 if due.get(name).is_some_and(|d| *d <= now) {
-                    if let Some(event) = refresh(&config, name, &store, &options) {
-                        on_event(event);
-                    }
+                    // the event is reported inside the refresh span, so it carries its trace
+                    tracing::info_span!("source.refresh", source = %name).in_scope(|| {
+                        if let Some(event) = refresh(&config, name, &store, &options) {
+                            on_event(event);
+                        }
+                    });
                     due.insert(name.clone(), Instant::now() + *interval);
                 }
             }

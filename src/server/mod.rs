@@ -1,86 +1,37 @@
 //! The webhook server: axum over rustls. Handlers only parse, call the pure decision, record
 //! metrics and audit events, and answer. TLS certificates reload without a restart.
 
+mod events;
+pub mod metrics;
 mod tls;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
 
+pub use metrics::Metrics;
 pub use tls::{CertWatcher, ServerError, load_tls};
 
 use crate::admission::decide::{self, Outcome, Policy, SourceView};
 use crate::admission::review::{self, Response as ReviewResponse, Status};
-use crate::audit::{self, Sink};
+use crate::audit::{self, Auditor, CloudEvent};
 use crate::cluster::DetectorHandle;
-use crate::config::{Config, FailurePolicy, Mode};
+use crate::config::{Config, FailurePolicy};
 use crate::desired::Store;
 use crate::detect::{Engine, State as DriftState, Transition};
 use crate::diff::ignore::Rule;
+use crate::telemetry::{self, trails::Trails};
 
 /// Largest AdmissionReview accepted; the API server sends at most 3 MiB objects.
 pub const BODY_LIMIT: usize = 3 * 1024 * 1024;
-
-/// Labels of the request counter.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VerdictLabel {
-    /// allowed, denied, warned, audited, breakglass, not_ready, bad_request.
-    pub verdict: String,
-}
-
-/// Labels of the resource gauges.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResourceLabel {
-    /// The config source.
-    pub source: String,
-    /// Synced, OutOfSync, Missing, Extra or Unknown.
-    pub status: String,
-}
-
-/// The Prometheus metrics of the webhook and the detector.
-pub struct Metrics {
-    registry: Registry,
-    requests: Family<VerdictLabel, Counter>,
-    latency: Histogram,
-    resources: Family<ResourceLabel, Gauge>,
-    live_objects: Gauge,
-    live_bytes: Gauge,
-}
-
-impl Metrics {
-    fn new() -> Self {
-        let mut registry = Registry::with_prefix("driftgate");
-        let requests = Family::<VerdictLabel, Counter>::default();
-        registry.register("admission_requests", "Admission reviews answered, by verdict", requests.clone());
-        let latency = Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0]);
-        registry.register("admission_duration_seconds", "Time to decide one admission review", latency.clone());
-        let resources = Family::<ResourceLabel, Gauge>::default();
-        registry.register("resources", "Git-managed resources by drift status, per source", resources.clone());
-        let live_objects = Gauge::default();
-        registry.register("live_objects", "Live objects the detector holds", live_objects.clone());
-        let live_bytes = Gauge::default();
-        registry.register("live_projection_bytes", "Bytes of the detector's live projections", live_bytes.clone());
-        Self { registry, requests, latency, resources, live_objects, live_bytes }
-    }
-
-    fn count(&self, verdict: &str) {
-        self.requests.get_or_create(&VerdictLabel { verdict: verdict.to_owned() }).inc();
-    }
-}
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -91,7 +42,8 @@ pub struct AppState {
     base_rules: Vec<Rule>,
     field_managers: Vec<String>,
     metrics: Metrics,
-    sinks: Vec<Sink>,
+    auditor: Arc<Auditor>,
+    trails: Mutex<Trails>,
     detector: OnceLock<DetectorHandle>,
     quarantines: crate::cluster::healer::Quarantines,
 }
@@ -101,7 +53,7 @@ impl AppState {
     pub fn new(
         config: Arc<Config>,
         store: Arc<Store>,
-        sinks: Vec<Sink>,
+        auditor: Arc<Auditor>,
     ) -> Result<Self, crate::diff::ignore::RuleError> {
         let mut rules = HashMap::new();
         for s in &config.sources {
@@ -117,7 +69,8 @@ impl AppState {
             base_rules,
             field_managers,
             metrics: Metrics::new(),
-            sinks,
+            auditor,
+            trails: Mutex::new(Trails::default()),
             detector: OnceLock::new(),
             quarantines: crate::cluster::healer::Quarantines::default(),
         })
@@ -143,11 +96,46 @@ impl AppState {
         s
     }
 
-    /// Records a self-heal report: an audit event and a log line.
+    /// The audit sinks and live stream.
+    pub fn auditor(&self) -> Arc<Auditor> {
+        Arc::clone(&self.auditor)
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Records a self-heal report: a log line, a metric, and an audit event in the current (heal)
+    /// span, which is linked to the drift detection that caused it.
     pub fn record_heal(&self, kind: &str, key: &crate::model::ResourceKey, data: serde_json::Value, dry_run: bool) {
         eprintln!("driftgate: heal {kind}{} {}", if dry_run { " (dry run)" } else { "" }, key.human());
-        let event = audit::heal_event(kind, key, data, dry_run, &audit::now_rfc3339());
-        self.audit(&event);
+        self.metrics.count_heal(if dry_run { "planned" } else { kind });
+        let span = tracing::Span::current();
+        let trail = self.trails.lock().ok().and_then(|t| t.get(key).cloned()).unwrap_or_default();
+        if let Some(drift) = &trail.drift {
+            telemetry::link(&span, drift);
+        }
+        let source = data.get("source").and_then(|s| s.as_str()).map(str::to_owned);
+        let info = source.and_then(|s| self.detector.get().and_then(|d| d.engine().source_info(&s).cloned()));
+        let actor = trail.admitted.map(|(a, _)| a);
+        let event = audit::heal_event(kind, key, data, info.as_ref(), actor, dry_run, &audit::now_rfc3339())
+            .in_trace(telemetry::trace_ref(&span).as_ref());
+        self.emit(event);
+    }
+
+    /// Records a source load: its metrics, and a `source.synced` or `source.failed` event in the
+    /// current (refresh) span.
+    pub fn observe_source(&self, e: &crate::desired::Event) {
+        self.metrics.observe_source(e);
+        let snapshot = self.store.get();
+        let name = match e {
+            crate::desired::Event::Synced { source, .. } | crate::desired::Event::Failed { source, .. } => source,
+        };
+        let info = snapshot.sources.get(name).map(|s| &s.info);
+        let event = audit::source_event(e, info, &audit::now_rfc3339())
+            .in_trace(telemetry::trace_ref(&tracing::Span::current()).as_ref());
+        self.emit(event);
     }
 
     /// The desired-state store the webhook reads.
@@ -161,20 +149,39 @@ impl AppState {
     }
 
     /// What the detector reports after each batch: gauges, and audit events for drift found
-    /// and resolved.
+    /// and resolved, each in a span linked to the admission that let the change in.
     pub fn observe_drift(&self, engine: &Engine, transitions: &[Transition]) {
         let time = audit::now_rfc3339();
         for t in transitions {
+            let Some(kind) = t.event() else { continue };
+            let span = tracing::info_span!(
+                "drift",
+                event = kind,
+                object = %t.key.human(),
+                source = %t.source,
+                status = ?t.to,
+                paths = t.paths.len(),
+            );
+            let trail = self.trails.lock().ok().and_then(|x| x.get(&t.key).cloned()).unwrap_or_default();
+            if let Some((_, admitted)) = &trail.admitted {
+                telemetry::link(&span, admitted);
+            }
             let info = engine.source_info(&t.source);
-            if let Some(event) = audit::drift_event(t, info, &time) {
-                self.audit(&event);
+            if let Some(event) = audit::drift_event(t, info, trail.admitted.map(|(a, _)| a), &time) {
+                let event = event.in_trace(telemetry::trace_ref(&span).as_ref());
+                if kind == "drift.detected"
+                    && let (Some(cx), Ok(mut trails)) = (telemetry::span_context(&span), self.trails.lock())
+                {
+                    trails.drifted(&t.key, cx);
+                }
+                self.emit(event);
             }
         }
         for (source, counts) in engine.counts() {
             for status in
                 [DriftState::Synced, DriftState::OutOfSync, DriftState::Missing, DriftState::Extra, DriftState::Unknown]
             {
-                let label = ResourceLabel { source: source.to_owned(), status: format!("{status:?}") };
+                let label = metrics::ResourceLabel { source: source.to_owned(), status: format!("{status:?}") };
                 self.metrics.resources.get_or_create(&label).set(i64::try_from(counts.get(status)).unwrap_or(i64::MAX));
             }
         }
@@ -188,22 +195,20 @@ impl AppState {
         self.loaded.store(true, Ordering::Release);
     }
 
-    fn audit(&self, event: &audit::CloudEvent) {
-        for sink in &self.sinks {
-            if let Err(e) = sink.write(event) {
-                eprintln!("driftgate: audit sink failed: {e}");
-            }
-        }
+    fn emit(&self, event: CloudEvent) {
+        self.metrics.count_event(&event.event_type);
+        self.auditor.emit(event);
     }
 }
 
-/// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`, and the status
-/// API `GET /api/v1/sources[/{name}]`.
+/// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`, the status
+/// API `GET /api/v1/sources[/{name}]`, and the audit stream `GET /api/v1/events`.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
         .route("/api/v1/sources", get(sources))
         .route("/api/v1/sources/{name}", get(source))
+        .route("/api/v1/events", get(events::stream))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -220,6 +225,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.metrics.sample_audit(&state.auditor);
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -264,23 +270,43 @@ fn json_error(code: StatusCode, message: &str) -> Response {
     (code, axum::Json(serde_json::json!({"error": message}))).into_response()
 }
 
-async fn validate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
     let start = Instant::now();
-    let parsed = match review::parse(&body) {
-        Ok(p) => p,
-        Err(e) => {
-            state.metrics.count("bad_request");
-            return json_error(StatusCode::BAD_REQUEST, &e.to_string());
-        }
-    };
-    let (response, label) = if state.loaded.load(Ordering::Acquire) {
-        decide_now(&state, &parsed.request)
-    } else {
-        not_ready(&state, &parsed.request.uid)
-    };
-    state.metrics.count(label);
-    state.metrics.latency.observe(start.elapsed().as_secs_f64());
-    axum::Json(review::respond(&parsed.api_version, &response)).into_response()
+    let span = tracing::info_span!(
+        "admission.review",
+        otel.kind = "server",
+        uid = tracing::field::Empty,
+        operation = tracing::field::Empty,
+        kind = tracing::field::Empty,
+        object = tracing::field::Empty,
+        user = tracing::field::Empty,
+        verdict = tracing::field::Empty,
+    );
+    telemetry::adopt_parent(&span, &headers);
+    span.in_scope(|| {
+        let parsed = match review::parse(&body) {
+            Ok(p) => p,
+            Err(e) => {
+                state.metrics.count_admission("bad_request", "", "");
+                span.record("verdict", "bad_request");
+                return json_error(StatusCode::BAD_REQUEST, &e.to_string());
+            }
+        };
+        let req = &parsed.request;
+        span.record("uid", req.uid.as_str());
+        span.record("operation", req.operation.as_str());
+        span.record("kind", req.kind.kind.as_str());
+        span.record("user", req.user_info.username.as_str());
+        let (response, label) = if state.loaded.load(Ordering::Acquire) {
+            decide_now(&state, req, &span)
+        } else {
+            not_ready(&state, &req.uid)
+        };
+        span.record("verdict", label);
+        state.metrics.count_admission(label, &req.operation, &req.kind.kind);
+        state.metrics.latency.observe(start.elapsed().as_secs_f64());
+        axum::Json(review::respond(&parsed.api_version, &response)).into_response()
+    })
 }
 
 fn not_ready(state: &AppState, uid: &str) -> (ReviewResponse, &'static str) {
@@ -300,7 +326,7 @@ fn not_ready(state: &AppState, uid: &str) -> (ReviewResponse, &'static str) {
     (r, "not_ready")
 }
 
-fn decide_now(state: &AppState, req: &review::Request) -> (ReviewResponse, &'static str) {
+fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> (ReviewResponse, &'static str) {
     let snapshot = state.store.get();
     let views: Vec<SourceView<'_>> = state
         .config
@@ -328,15 +354,26 @@ fn decide_now(state: &AppState, req: &review::Request) -> (ReviewResponse, &'sta
         live: state.detector.get().map(|d| d as &dyn decide::LiveView),
     };
     let verdict = decide::decide(&policy, &views, req);
-    if let Some(event) = audit::admission_event(req, &verdict, &audit::now_rfc3339()) {
-        state.audit(&event);
+    if let Some(key) = &verdict.key {
+        span.record("object", tracing::field::display(key.human()));
     }
-    let label = match &verdict.outcome {
-        Outcome::Allowed(_) => "allowed",
-        Outcome::BreakGlass(_) => "breakglass",
-        Outcome::Violation { mode: Mode::Enforce, .. } => "denied",
-        Outcome::Violation { mode: Mode::Warn, .. } => "warned",
-        Outcome::Violation { mode: Mode::Audit, .. } => "audited",
-    };
+    let label = audit::event::verdict_word(&verdict.outcome).unwrap_or("allowed");
+    if !matches!(verdict.outcome, Outcome::Allowed(_)) {
+        let info = verdict.source.as_ref().and_then(|s| snapshot.sources.get(s)).map(|s| &s.info);
+        let trace = telemetry::span_context(span);
+        if let Some(event) = audit::admission_event(req, &verdict, info, &audit::now_rfc3339()) {
+            // a change that got in (warn, audit, break-glass) may show up as drift: remember who
+            // made it, so the drift and its heal can name them and link back to this span
+            if verdict.response.allowed
+                && !req.dry_run.unwrap_or(false)
+                && let (Some(key), Some(cx), Ok(mut trails)) = (&verdict.key, trace.clone(), state.trails.lock())
+            {
+                trails.admitted(key, event.data.actor.clone(), cx);
+            }
+            let trace = trace
+                .map(|sc| audit::TraceRef { trace_id: sc.trace_id().to_string(), span_id: sc.span_id().to_string() });
+            state.emit(event.in_trace(trace.as_ref()));
+        }
+    }
     (verdict.response, label)
 }

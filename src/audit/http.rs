@@ -1,0 +1,109 @@
+//! The HTTP sink: events are spooled on disk first, then POSTed in batches as a CloudEvents
+//! batch (`application/cloudevents-batch+json`). Failures retry with exponential backoff; a batch
+//! the endpoint refuses for good (a 4xx other than 408 and 429) is set aside in
+//! `SPOOL/rejected.jsonl`, never deleted.
+
+use std::io::{self, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::spool::{Batch, Spool};
+use crate::config::Sink as SinkConfig;
+
+/// How one POST ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// 2xx: the batch is delivered.
+    Delivered,
+    /// Try again later: a connection failure, timeout, 408, 429 or 5xx.
+    Retry(String),
+    /// The endpoint will never take this batch.
+    Rejected(String),
+}
+
+/// The endpoint and its client.
+#[derive(Debug)]
+pub struct Endpoint {
+    url: String,
+    client: reqwest::blocking::Client,
+    token_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// A client for the configured endpoint.
+    pub fn new(config: &SinkConfig) -> io::Result<Self> {
+        let url = config.url.clone().ok_or_else(|| io::Error::other("audit http sink: url is required"))?;
+        let mut builder = reqwest::blocking::Client::builder().timeout(config.timeout);
+        if let Some(ca) = &config.ca_file {
+            let pem = std::fs::read(ca)
+                .map_err(|e| io::Error::other(format!("audit http sink caFile {}: {e}", ca.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| io::Error::other(format!("audit http sink caFile {}: {e}", ca.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(io::Error::other)?;
+        Ok(Self { url, client, token_file: config.bearer_token_file.clone() })
+    }
+
+    /// POSTs one batch.
+    pub fn post(&self, batch: &Batch) -> Delivery {
+        let mut body = Vec::with_capacity(batch.lines.iter().map(|l| l.len() + 1).sum::<usize>() + 2);
+        body.push(b'[');
+        for (i, line) in batch.lines.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(line);
+        }
+        body.push(b']');
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/cloudevents-batch+json")
+            .body(body);
+        if let Some(file) = &self.token_file {
+            match std::fs::read_to_string(file) {
+                Ok(token) => request = request.bearer_auth(token.trim()),
+                Err(e) => return Delivery::Retry(format!("bearerTokenFile {}: {e}", file.display())),
+            }
+        }
+        match request.send() {
+            Ok(r) if r.status().is_success() => Delivery::Delivered,
+            Ok(r) => {
+                let code = r.status().as_u16();
+                let why = format!("POST {}: HTTP {code}", self.url);
+                if code == 408 || code == 429 || code >= 500 { Delivery::Retry(why) } else { Delivery::Rejected(why) }
+            }
+            Err(e) => Delivery::Retry(format!("POST {}: {e}", self.url)),
+        }
+    }
+}
+
+/// The wait before retry number `failures` (1-based): 250 ms doubling, at most 30 s.
+pub fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    Duration::from_millis(250u64.saturating_mul(1 << exp)).min(Duration::from_secs(30))
+}
+
+/// Sets a refused batch aside in `rejected.jsonl` beside the spool, synced, and marks it done.
+pub fn reject(spool: &mut Spool, batch: &Batch) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(spool.dir().join("rejected.jsonl"))?;
+    for line in &batch.lines {
+        f.write_all(line)?;
+        f.write_all(b"\n")?;
+    }
+    f.sync_data()?;
+    spool.commit(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap() {
+        assert_eq!(backoff(1), Duration::from_millis(250));
+        assert_eq!(backoff(3), Duration::from_secs(1));
+        assert_eq!(backoff(40), Duration::from_secs(30));
+    }
+}
