@@ -60,19 +60,37 @@ fn every_captured_review_over_tls() {
         assert_eq!(json["response"]["allowed"], !denied.contains(&f.as_str()), "{f}: {json}");
     }
     // the denials became audit events, and metrics counted the verdicts
+    let admissions = || -> Vec<Value> {
+        server
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["type"].as_str().is_some_and(|t| t.starts_with("dev.driftgate.admission.")))
+            .collect()
+    };
     let deadline = Instant::now() + Duration::from_secs(5);
-    while server.events.lock().unwrap().len() < denied.len() {
+    while admissions().len() < denied.len() {
         assert!(Instant::now() < deadline, "audit events missing");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let events = server.events.lock().unwrap().clone();
-    let first: Value = serde_json::from_str(&events[0]).unwrap();
+    let first = &admissions()[0];
     assert_eq!(first["specversion"], "1.0");
     assert_eq!(first["type"], "dev.driftgate.admission.denied");
+    assert_eq!(first["data"]["verdict"], "denied");
     let metrics =
         String::from_utf8(request(&cfg, server.port, "GET", "/metrics", b"", "HTTP/1.1").unwrap().body).unwrap();
-    assert!(metrics.contains("driftgate_admission_requests_total{verdict=\"denied\"} 6"), "{metrics}");
-    assert!(metrics.contains("driftgate_admission_requests_total{verdict=\"allowed\"} 14"), "{metrics}");
+    let total = |verdict: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("driftgate_admission_requests_total{") && l.contains(&format!("verdict=\"{verdict}\"")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    assert_eq!((total("denied"), total("allowed")), (6, 14), "{metrics}");
+    assert!(metrics.contains("operation=\"UPDATE\""), "{metrics}");
+    assert!(metrics.contains("driftgate_audit_sink_dropped_events_total{sink=\"stdout\"} 0"), "{metrics}");
 }
 
 #[test]
