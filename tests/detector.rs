@@ -6,121 +6,12 @@
 mod support;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use support::apiserver::FakeApiServer;
-use support::https::{Server, certs, client, request};
+use support::https::{Server, request};
+use support::serving::{Running, start, start_with};
 use support::workload::{CONFIGMAP, DEPLOYMENT, SERVICE_MONITOR, edit_image, yaml};
-
-/// Fields drop in order: the server stops before the API it watches.
-struct Running {
-    server: Server,
-    api: FakeApiServer,
-    tls: Arc<rustls::ClientConfig>,
-    repo: std::path::PathBuf,
-}
-
-impl Running {
-    fn get(&self, path: &str) -> (u16, Value) {
-        let a = request(&self.tls, self.server.port, "GET", path, b"", "HTTP/1.1").unwrap();
-        (a.status, serde_json::from_slice(&a.body).unwrap_or(Value::Null))
-    }
-
-    fn source(&self) -> Value {
-        self.get("/api/v1/sources/shop").1
-    }
-
-    fn resource(&self, kind: &str) -> Value {
-        let s = self.source();
-        s["resources"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|r| r["key"]["kind"] == kind)
-            .cloned()
-            .unwrap_or(Value::Null)
-    }
-
-    /// Polls the status API until `check` holds; the time it took.
-    fn until(&self, what: &str, limit: Duration, check: impl Fn(&Self) -> bool) -> Duration {
-        let start = Instant::now();
-        while !check(self) {
-            assert!(start.elapsed() < limit, "{what}: not within {limit:?}: {}", self.source());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        start.elapsed()
-    }
-}
-
-/// A Git source `shop` (polled every 200 ms) holding the workload plus `extra`, the fake
-/// holding the workload as Git says, and `serve` watching it.
-fn start(tmp: &Path, extra: &[&str], before: impl FnOnce(&FakeApiServer)) -> Running {
-    start_with(tmp, extra, "", &[], before)
-}
-
-/// `start`, with more config (YAML appended to the config file) and more `serve` flags.
-fn start_with(
-    tmp: &Path,
-    extra: &[&str],
-    config_extra: &str,
-    args_extra: &[&str],
-    before: impl FnOnce(&FakeApiServer),
-) -> Running {
-    let repo = support::git::init(tmp, "gitops");
-    let mut files = vec![("apps/web.yaml", DEPLOYMENT), ("apps/config.yaml", CONFIGMAP)];
-    let names: Vec<String> = (0..extra.len()).map(|i| format!("apps/extra-{i}.yaml")).collect();
-    for (n, e) in names.iter().zip(extra) {
-        files.push((n, e));
-    }
-    support::git::commit(&repo, &files, "workload");
-    let config = tmp.join("driftgate.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: shop\n    path: apps\n    namespace: demo\n    git: {{url: {}, revision: main, interval: 200ms}}\naudit:\n  sinks:\n    - type: stdout\n{config_extra}",
-            repo.display()
-        ),
-    )
-    .unwrap();
-    let api = FakeApiServer::start();
-    api.set_time("2026-11-28T01:09:42Z");
-    api.put(yaml(DEPLOYMENT));
-    api.put(yaml(CONFIGMAP));
-    before(&api);
-    let kubeconfig = api.kubeconfig(tmp);
-    let ca = certs(tmp);
-    let cache = tmp.join("cache");
-    let (config_arg, kube_arg, cache_arg) = (
-        format!("--config={}", config.display()),
-        format!("--kubeconfig={}", kubeconfig.display()),
-        format!("--cache-dir={}", cache.display()),
-    );
-    let mut args = vec![config_arg.as_str(), kube_arg.as_str(), cache_arg.as_str()];
-    args.extend_from_slice(args_extra);
-    let server = Server::start(&args, tmp);
-    server.wait_for("drift detector watching");
-    let running = Running { server, api, tls: client(&[&ca]), repo };
-    running.until("first list", Duration::from_secs(10), |r| {
-        let s = r.source();
-        s["resources"].as_array().is_some_and(|all| {
-            !all.is_empty() && all.iter().all(|x| x["reason"] != "waiting for the first list of its kind")
-        })
-    });
-    running
-}
-
-fn events(r: &Running, kind: &str) -> Vec<Value> {
-    r.server
-        .events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["type"] == kind)
-        .collect()
-}
 
 #[test]
 fn drift_shows_in_the_status_within_a_second_of_a_live_edit() {
@@ -141,8 +32,8 @@ fn drift_shows_in_the_status_within_a_second_of_a_live_edit() {
     assert_eq!(web["actors"][0]["time"], "2026-11-28T01:09:42Z");
 
     // the audit stream names the actor; the gauges count it
-    r.until("audit", Duration::from_secs(2), |r| !events(r, "dev.driftgate.drift.detected").is_empty());
-    let detected = &events(&r, "dev.driftgate.drift.detected")[0];
+    r.until("audit", Duration::from_secs(2), |r| !r.events("dev.driftgate.drift.detected").is_empty());
+    let detected = &r.events("dev.driftgate.drift.detected")[0];
     assert_eq!(detected["data"]["actors"][0]["manager"], "kubectl-edit");
     assert_eq!(detected["data"]["status"], "OutOfSync");
     assert_eq!(detected["data"]["paths"][0], "spec.template.spec.containers[name=web].image");
@@ -155,7 +46,7 @@ fn drift_shows_in_the_status_within_a_second_of_a_live_edit() {
     live["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.25".into();
     r.api.write(live, "argocd-controller");
     r.until("Synced again", Duration::from_secs(1), |r| r.resource("Deployment")["status"] == "Synced");
-    r.until("resolved", Duration::from_secs(2), |r| !events(r, "dev.driftgate.drift.resolved").is_empty());
+    r.until("resolved", Duration::from_secs(2), |r| !r.events("dev.driftgate.drift.resolved").is_empty());
 }
 
 #[test]
@@ -306,8 +197,8 @@ fn a_kubectl_edit_is_reverted_within_two_seconds() {
     eprintln!("edit to revert: {:?}", start.elapsed());
     let c = r.api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["template"]["spec"]["containers"][0].clone();
     assert!(c.get("env").is_none_or(|e| e.as_array().is_some_and(Vec::is_empty)), "the added env var is removed: {c}");
-    r.until("heal.applied", Duration::from_secs(2), |r| !events(r, "dev.driftgate.heal.applied").is_empty());
-    let applied = &events(&r, "dev.driftgate.heal.applied")[0];
+    r.until("heal.applied", Duration::from_secs(2), |r| !r.events("dev.driftgate.heal.applied").is_empty());
+    let applied = &r.events("dev.driftgate.heal.applied")[0];
     assert_eq!(applied["data"]["actors"][0]["manager"], "kubectl-edit");
     assert_eq!(applied["data"]["calls"], 2, "one guarded patch, one apply");
     r.until("Synced", Duration::from_secs(2), |r| r.resource("Deployment")["status"] == "Synced");
@@ -329,7 +220,7 @@ fn an_hpa_replicas_change_is_never_healed() {
     }
     assert_eq!(r.api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["replicas"], 7);
     assert_eq!(patches(&r), 0, "no heal touched the object");
-    assert!(events(&r, "dev.driftgate.heal.applied").is_empty());
+    assert!(r.events("dev.driftgate.heal.applied").is_empty());
 }
 
 #[test]
@@ -357,7 +248,7 @@ fn a_conflict_is_retried_with_backoff_and_a_webhook_denial_is_reported_without_s
         assert!(start.elapsed() < Duration::from_secs(3), "the conflict was not retried");
         std::thread::sleep(Duration::from_millis(10));
     }
-    let failed = &events(&r, "dev.driftgate.heal.failed")[0];
+    let failed = &r.events("dev.driftgate.heal.failed")[0];
     assert_eq!(failed["data"]["persistent"], false);
     assert!(failed["data"]["retryInSeconds"].as_f64().unwrap() > 0.0);
 
@@ -365,7 +256,7 @@ fn a_conflict_is_retried_with_backoff_and_a_webhook_denial_is_reported_without_s
     r.api.fail_writes("driftgate", None, 403, "admission webhook \"policy.example.com\" denied the request: frozen");
     edit_image(&r.api, "nginx:1.27");
     r.until("denial reported", Duration::from_secs(3), |r| {
-        events(r, "dev.driftgate.heal.failed").iter().any(|e| e["data"]["persistent"] == true)
+        r.events("dev.driftgate.heal.failed").iter().any(|e| e["data"]["persistent"] == true)
     });
     let before = patches(&r);
     std::thread::sleep(Duration::from_secs(2));
@@ -377,8 +268,8 @@ fn a_conflict_is_retried_with_backoff_and_a_webhook_denial_is_reported_without_s
 fn fight_until_quarantined(r: &Running) {
     let start = Instant::now();
     let mut fights = 0;
-    let before = events(r, "dev.driftgate.heal.quarantined").len();
-    while events(r, "dev.driftgate.heal.quarantined").len() == before {
+    let before = r.events("dev.driftgate.heal.quarantined").len();
+    while r.events("dev.driftgate.heal.quarantined").len() == before {
         assert!(start.elapsed() < Duration::from_secs(10), "never quarantined after {fights} fights");
         if image(r) == "nginx:1.25" {
             let mut live = r.api.get("Deployment", Some("demo"), "web").unwrap();
@@ -417,7 +308,7 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
     let r = start_with(tmp.path(), &[], HEAL, LEASE, |_| {});
     r.server.wait_for("acquired the self-heal lease");
     fight_until_quarantined(&r);
-    let q = &events(&r, "dev.driftgate.heal.quarantined")[0];
+    let q = &r.events("dev.driftgate.heal.quarantined")[0];
     assert_eq!(q["data"]["competitor"], "rogue-controller");
     let rule = q["data"]["suggestedRule"].as_str().unwrap();
     assert!(rule.contains("jsonPointers: [/spec/template/spec/containers/0/image]"), "{rule}");
@@ -515,14 +406,14 @@ fn a_dry_run_reports_the_plan_and_changes_nothing() {
     let r = start_with(tmp.path(), &[], dry, LEASE, |_| {});
     r.server.wait_for("acquired the self-heal lease");
     edit_image(&r.api, "nginx:1.26");
-    r.until("planned", Duration::from_secs(2), |r| !events(r, "dev.driftgate.heal.applied.dryrun").is_empty());
-    let planned = &events(&r, "dev.driftgate.heal.applied.dryrun")[0];
+    r.until("planned", Duration::from_secs(2), |r| !r.events("dev.driftgate.heal.applied.dryrun").is_empty());
+    let planned = &r.events("dev.driftgate.heal.applied.dryrun")[0];
     assert_eq!(planned["data"]["action"], "revert");
     assert_eq!(planned["data"]["dryRun"], true);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(image(&r), "nginx:1.26", "nothing written");
     assert_eq!(patches(&r), 0);
-    assert_eq!(events(&r, "dev.driftgate.heal.applied.dryrun").len(), 1, "reported once per object version");
+    assert_eq!(r.events("dev.driftgate.heal.applied.dryrun").len(), 1, "reported once per object version");
 }
 
 #[test]

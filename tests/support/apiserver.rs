@@ -1,6 +1,6 @@
 //! One in-process fake kube-apiserver with the real API's semantics, as captured in
 //! `tests/fixtures/apiserver` (kube-apiserver v1.28.7):
-//! - discovery: `/api/v1` and `/apis/apps/v1` answer with the captured bytes; other served
+//! - discovery: `/api`, `/apis`, `/api/v1` and `/apis/apps/v1` answer with the captured bytes; other served
 //!   group versions are generated in the same shape; unserved ones are 404;
 //! - list (items without kind/apiVersion, `limit`/`continue`), get, create (201), replace with
 //!   resourceVersion preconditions (409), delete (Status Success, 404);
@@ -51,6 +51,7 @@ pub const KINDS: &[Kind] = &[
     Kind { group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true },
     Kind { group: "apps", version: "v1", kind: "StatefulSet", plural: "statefulsets", namespaced: true },
     Kind { group: "coordination.k8s.io", version: "v1", kind: "Lease", plural: "leases", namespaced: true },
+    Kind { group: "events.k8s.io", version: "v1", kind: "Event", plural: "events", namespaced: true },
     Kind { group: "networking.k8s.io", version: "v1", kind: "Ingress", plural: "ingresses", namespaced: true },
     Kind {
         group: "autoscaling",
@@ -219,6 +220,17 @@ impl FakeApiServer {
         self.lock().objects.get(&(k, namespace.map(str::to_owned), name.to_owned())).cloned()
     }
 
+    /// Every object of `kind` (in `namespace`, when given).
+    pub fn list(&self, kind: &str, namespace: Option<&str>) -> Vec<Value> {
+        let k = KINDS.iter().position(|x| x.kind == kind).unwrap();
+        self.lock()
+            .objects
+            .iter()
+            .filter(|((kk, ns, _), _)| *kk == k && (namespace.is_none() || ns.as_deref() == namespace))
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
     /// Deletes an object directly, emitting a watch event.
     pub fn remove(&self, kind: &str, namespace: Option<&str>, name: &str) {
         let k = KINDS.iter().position(|x| x.kind == kind).unwrap();
@@ -333,6 +345,8 @@ enum Route {
 fn route(path: &str) -> Route {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
+        ["api"] => return Route::Discovery(String::new(), String::new()),
+        ["apis"] => return Route::Discovery("*".into(), String::new()),
         ["api", v, rest @ ..] => ("", *v, rest),
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return Route::Unknown,
@@ -567,6 +581,13 @@ async fn handle(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers
 
 fn discovery(group: &str, version: &str) -> Response {
     match (group, version) {
+        // the legacy (not aggregated) lists of versions and groups, as captured
+        ("", "") => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], fixture("01-get-api.json")).into_response()
+        }
+        ("*", "") => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], fixture("03-get-apis.json")).into_response()
+        }
         ("", "v1") => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], fixture("02-get-api-v1.json"))
             .into_response(),
         ("apps", "v1") => {

@@ -49,13 +49,38 @@ pub fn request(
     body: &[u8],
     version: &str,
 ) -> std::io::Result<Answer> {
+    send(config, port, method, path, body, version, &[])
+}
+
+/// `request` over HTTP/1.1 with extra headers.
+pub fn request_with(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> std::io::Result<Answer> {
+    send(config, port, method, path, body, "HTTP/1.1", headers)
+}
+
+fn send(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    version: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Answer> {
     let conn = rustls::ClientConnection::new(Arc::clone(config), ServerName::try_from("localhost").unwrap())
         .map_err(std::io::Error::other)?;
     let stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut tls = rustls::StreamOwned::new(conn, stream);
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} {version}\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} {version}\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
     tls.write_all(head.as_bytes())?;
@@ -106,8 +131,14 @@ pub struct Server {
 impl Server {
     /// Starts `driftgate serve` with `args` plus a free port, and waits until it listens.
     pub fn start(args: &[&str], cert_dir: &Path) -> Self {
+        Self::start_env(args, cert_dir, &[])
+    }
+
+    /// `start`, with environment variables.
+    pub fn start_env(args: &[&str], cert_dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut child = Command::new(super::bin())
+            .envs(env.iter().copied())
             .arg("serve")
             .args(args)
             .arg(format!("--listen=127.0.0.1:{port}"))

@@ -29,8 +29,10 @@ pub fn review(prefix: &str) -> Value {
 }
 
 pub mod apiserver;
+pub mod collector;
 pub mod git;
 pub mod https;
+pub mod serving;
 pub mod workload;
 
 /// The path of the `driftgate` binary under test.
