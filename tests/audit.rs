@@ -91,7 +91,10 @@ fn the_http_sink_loses_nothing_through_an_outage_and_a_restart() {
     }
     // every event carries the core fields
     let e = receiver.events().into_iter().find(|e| e["type"] == "dev.driftgate.admission.denied").unwrap();
-    assert_eq!(e["data"]["actor"], json!({"username": "alice", "groups": ["developers", "system:authenticated"], "fieldManager": "kubectl-edit"}));
+    assert_eq!(
+        e["data"]["actor"],
+        json!({"username": "alice", "groups": ["developers", "system:authenticated"], "fieldManager": "kubectl-edit"})
+    );
     assert_eq!(e["data"]["paths"], json!(["spec.template.spec.containers[name=web].image"]));
     assert_eq!(e["data"]["source"], "shop");
     assert_eq!(e["data"]["revision"], "main");

@@ -84,7 +84,9 @@ fn every_captured_review_over_tls() {
     let total = |verdict: &str| -> u64 {
         metrics
             .lines()
-            .filter(|l| l.starts_with("driftgate_admission_requests_total{") && l.contains(&format!("verdict=\"{verdict}\"")))
+            .filter(|l| {
+                l.starts_with("driftgate_admission_requests_total{") && l.contains(&format!("verdict=\"{verdict}\""))
+            })
             .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
             .sum()
     };

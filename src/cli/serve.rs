@@ -86,8 +86,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             e.protocol,
             e.endpoint.as_deref().unwrap_or("the OTEL_EXPORTER_OTLP_* endpoint")
         ),
+        None if tracing.disabled => eprintln!("driftgate: tracing is off (OTEL_SDK_DISABLED=true)"),
         None => {
-            eprintln!("driftgate: traces are not exported (no telemetry.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+            eprintln!("driftgate: traces are not exported (no telemetry.otlpEndpoint or OTEL_EXPORTER_OTLP_ENDPOINT)");
         }
     }
     let served = runtime.block_on(async {

@@ -1,6 +1,7 @@
 //! Traces: `tracing` spans bridged to OpenTelemetry and exported over OTLP (gRPC or
 //! HTTP/protobuf). The tracer is installed even when nothing is exported, so every span has a
 //! trace id: audit events carry it, and an incoming W3C `traceparent` is honoured either way.
+//! Only `OTEL_SDK_DISABLED=true` leaves it out (no trace ids then).
 //! [`trails`] remembers, per object, the spans a later span should link to.
 
 pub mod trails;
@@ -53,9 +54,7 @@ pub struct Export {
 /// OpenTelemetry default).
 pub fn export(settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Option<Export> {
     let var = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-    if var("OTEL_SDK_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none"))
-    {
+    if disabled(&env) || var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.eq_ignore_ascii_case("none")) {
         return None;
     }
     let from_env = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| var("OTEL_EXPORTER_OTLP_ENDPOINT"));
@@ -78,6 +77,11 @@ pub fn export(settings: &Settings, env: impl Fn(&str) -> Option<String>) -> Opti
     Some(Export { protocol, endpoint })
 }
 
+/// `OTEL_SDK_DISABLED=true`: no tracer at all.
+pub fn disabled(env: impl Fn(&str) -> Option<String>) -> bool {
+    env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
 fn path_is_empty(url: &str) -> bool {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     rest.split_once('/').is_none_or(|(_, p)| p.is_empty())
@@ -89,6 +93,8 @@ pub struct Tracing {
     provider: SdkTracerProvider,
     /// Where spans are exported, for the start-up log.
     pub export: Option<Export>,
+    /// No tracer is installed (`OTEL_SDK_DISABLED=true`).
+    pub disabled: bool,
 }
 
 impl Tracing {
@@ -141,18 +147,21 @@ pub fn init(settings: &Settings) -> Result<Tracing, TelemetryError> {
         builder = builder.with_batch_exporter(exporter);
     }
     let provider = builder.build();
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("driftgate"))
-        .with_filter(EnvFilter::new("driftgate=info"));
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")));
+    let disabled = disabled(|k| std::env::var(k).ok());
+    let otel = (!disabled).then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("driftgate"))
+            .with_filter(EnvFilter::new("driftgate=info"))
+    });
     tracing_subscriber::registry()
         .with(otel)
         .with(logs)
         .try_init()
         .map_err(|e| TelemetryError::Subscriber(e.to_string()))?;
-    Ok(Tracing { provider, export })
+    Ok(Tracing { provider, export, disabled })
 }
 
 fn resource(settings: &Settings) -> Resource {

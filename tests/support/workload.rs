@@ -40,8 +40,7 @@ pub fn edit_image(api: &FakeApiServer, image: &str) {
 }
 
 /// A Secret as Git declares it: `password` is `git-password`.
-pub const SECRET: &str =
-    "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: demo}\ntype: Opaque\ndata: {password: Z2l0LXBhc3N3b3Jk}\n";
+pub const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: demo}\ntype: Opaque\ndata: {password: Z2l0LXBhc3N3b3Jk}\n";
 
 /// The value someone sets by hand, and its base64.
 pub const HAND_PASSWORD: (&str, &str) = ("hand-edited-password", "aGFuZC1lZGl0ZWQtcGFzc3dvcmQ=");

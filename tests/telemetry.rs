@@ -1,0 +1,76 @@
+//! Traces, received by in-process OTLP collectors that decode the protobuf: an incoming W3C
+//! `traceparent` is honoured, and a drift's story is one chain of links, from the heal to the
+//! drift detection to the admission that let the change in (warn mode). Both transports.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use support::collector::Collector;
+use support::serving::{Setup, launch};
+use support::workload::{edit_image, image_edit_review};
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT: &str = "00f067aa0ba902b7";
+
+#[test]
+fn one_trace_leads_from_the_heal_to_the_drift_to_the_admission() {
+    let tmp = tempfile::tempdir().unwrap();
+    let collector = Collector::http();
+    let endpoint = collector.endpoint();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_SERVICE_NAME", "driftgate-test"),
+    ];
+    let config = "admission: {mode: warn}\nselfHeal: {enabled: true}\n";
+    let args = &["--lease-namespace=demo", "--lease-duration=1"];
+    let r = launch(tmp.path(), &Setup { config, args, env: &env, ..Setup::default() }, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+
+    // alice's edit is admitted with a warning, under the caller's trace
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    let a = r.review(&image_edit_review(&r.api, "warned-edit", "nginx:1.26"), &[("traceparent", &traceparent)]);
+    assert_eq!(a.status, 200);
+    edit_image(&r.api, "nginx:1.26");
+    r.until("healed", Duration::from_secs(5), |r| !r.events("dev.driftgate.heal.applied").is_empty());
+
+    let limit = Duration::from_secs(10);
+    let admission = collector.wait_for("admission", limit, |s| s.name == "admission.review" && s.trace_id == TRACE);
+    assert_eq!(admission.parent_span_id, PARENT, "the incoming traceparent is the parent");
+    assert_eq!(admission.attr("verdict"), Some("warned"));
+    assert_eq!(admission.attr("user"), Some("alice"));
+    let drift = collector.wait_for("drift", limit, |s| s.name == "drift" && s.attr("event") == Some("drift.detected"));
+    assert_eq!(drift.links, [(TRACE.to_owned(), admission.span_id.clone())], "drift links to the admission");
+    let heal = collector.wait_for("heal", limit, |s| s.name == "heal");
+    assert_eq!(heal.links, [(drift.trace_id.clone(), drift.span_id.clone())], "heal links to the drift");
+    assert_eq!(heal.attr("action"), Some("revert"));
+    // the other spans of the story
+    for name in ["git.fetch", "render", "source.refresh", "drift.evaluate"] {
+        collector.wait_for(name, limit, |s| s.name == name);
+    }
+    // and the audit events carry the same trace ids
+    let warned = &r.events("dev.driftgate.admission.warned")[0];
+    assert_eq!(warned["traceparent"], format!("00-{TRACE}-{}-01", admission.span_id));
+    let detected = &r.events("dev.driftgate.drift.detected")[0];
+    assert_eq!(detected["data"]["traceId"], drift.trace_id.as_str());
+    let healed = &r.events("dev.driftgate.heal.applied")[0];
+    assert_eq!(healed["data"]["traceId"], heal.trace_id.as_str());
+    assert_eq!(healed["data"]["actor"]["username"], "alice", "the heal names whose change it reverted");
+}
+
+#[test]
+fn spans_export_over_grpc_from_the_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let collector = Collector::grpc();
+    let config = format!("telemetry: {{otlpEndpoint: \"{}\", otlpProtocol: grpc}}\n", collector.endpoint());
+    let env = [("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    let r = launch(tmp.path(), &Setup { config: &config, env: &env, ..Setup::default() }, |_| {});
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    r.review(&image_edit_review(&r.api, "denied-edit", "nginx:9"), &[("traceparent", &traceparent)]);
+    let span = collector.wait_for("admission over gRPC", Duration::from_secs(10), |s| s.name == "admission.review");
+    assert_eq!((span.trace_id.as_str(), span.parent_span_id.as_str()), (TRACE, PARENT));
+    assert_eq!(span.attr("verdict"), Some("denied"));
+}
