@@ -111,9 +111,9 @@ fn read_stream(resp: reqwest::blocking::Response, want: usize) -> Vec<(String, S
     for line in BufReader::new(resp).lines() {
         let Ok(line) = line else { break };
         if let Some(v) = line.strip_prefix("id: ") {
-            id = v.to_owned();
+            v.clone_into(&mut id);
         } else if let Some(v) = line.strip_prefix("event: ") {
-            kind = v.to_owned();
+            v.clone_into(&mut kind);
         } else if line.starts_with("data: ") {
             seen.push((std::mem::take(&mut id), std::mem::take(&mut kind)));
             if seen.len() >= want || Instant::now() > deadline {
@@ -251,7 +251,7 @@ fn secret_values_reach_no_sink() {
         let reg = regarding(reason).unwrap_or_else(|| panic!("no {reason} Event: {kube_events:?}"));
         assert_eq!((reg["kind"].as_str(), reg["name"].as_str(), &reg["uid"]), (Some("Secret"), Some("db"), &uid));
     }
-    let spans: String = collector.spans().iter().map(|s| format!("{s:?}")).collect();
+    let spans = format!("{:?}", collector.spans());
     let stdout = r.server.events.lock().unwrap().join("\n");
     let stderr = r.server.log.lock().unwrap().join("\n");
     let file = std::fs::read_to_string(tmp.path().join("audit.jsonl")).unwrap();

@@ -1,7 +1,14 @@
 //! In-process receivers for what `serve` sends out, each on its own runtime thread and bound to
 //! 127.0.0.1: an audit endpoint (CloudEvents batches, able to fail on demand) and OTLP trace
 //! collectors over HTTP/protobuf and gRPC that decode the protobuf with opentelemetry-proto.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::format_collect,
+    clippy::struct_field_names
+)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! A real HTTPS client for the webhook tests (rustls, HTTP/1.1 or 1.0 by hand), and a running
 //! `driftgate serve` that is stopped when dropped.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::format_collect)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
