@@ -82,7 +82,7 @@ fn deploy_and_certs_render_like_kubectl_kustomize() {
     let deploy = render::render(&root.join("deploy"), None).unwrap();
     let webhook = deploy.iter().find(|m| m.key.kind == "ValidatingWebhookConfiguration").unwrap();
     let hook = &webhook.object["webhooks"][0];
-    assert_eq!(hook["sideEffects"], "None");
+    assert_eq!(hook["sideEffects"], "NoneOnDryRun");
     assert_eq!(hook["admissionReviewVersions"], serde_json::json!(["v1"]));
     assert_eq!(hook["timeoutSeconds"], 5);
     assert_eq!(hook["matchPolicy"], "Equivalent");
