@@ -275,7 +275,6 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     let span = tracing::info_span!(
         "admission.review",
         otel.kind = "server",
-        uid = tracing::field::Empty,
         operation = tracing::field::Empty,
         kind = tracing::field::Empty,
         object = tracing::field::Empty,
@@ -293,7 +292,6 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
             }
         };
         let req = &parsed.request;
-        span.record("uid", req.uid.as_str());
         span.record("operation", req.operation.as_str());
         span.record("kind", req.kind.kind.as_str());
         span.record("user", req.user_info.username.as_str());
