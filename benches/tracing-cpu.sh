@@ -10,20 +10,7 @@ secs=${1:-6}
 cd "$(dirname "$0")/.."
 for tool in wrk perf; do command -v $tool >/dev/null || { echo "$tool is needed" >&2; exit 1; }; done
 cargo build --release --quiet --bin driftgate --example otlp_sink
-dir=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
-bin=target/release/driftgate
-$bin certs --service driftgate --namespace bench --dns localhost --ip 127.0.0.1 --out "$dir" >/dev/null
-cp tests/fixtures/admission-reviews/005-*.json "$dir/review.json"
-sed "s#\.\./guestbook-git#$PWD/tests/fixtures/guestbook-git#" tests/fixtures/configs/guestbook-enforce.yaml >"$dir/config.yaml"
-printf 'audit:\n  sinks:\n    - {type: file, path: %s/audit.jsonl}\n' "$dir" >>"$dir/config.yaml"
-cat >"$dir/post.lua" <<'LUA'
-local f = io.open(os.getenv("BODY"), "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-wrk.headers["Content-Type"] = "application/json"
-LUA
+source benches/serve-setup.sh
 taskset -c 1 target/release/examples/otlp_sink 127.0.0.1:14320 &
 pids+=($!)
 for variant in traced+OTLP none; do

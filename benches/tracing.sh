@@ -15,14 +15,7 @@ rounds=${2:-3}
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --quiet --bin driftgate --example otlp_sink
-dir=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
-bin=target/release/driftgate
-$bin certs --service driftgate --namespace bench --dns localhost --ip 127.0.0.1 --out "$dir" >/dev/null
-cp tests/fixtures/admission-reviews/005-*.json "$dir/review.json"
-sed "s#\.\./guestbook-git#$PWD/tests/fixtures/guestbook-git#" tests/fixtures/configs/guestbook-enforce.yaml >"$dir/config.yaml"
-printf 'audit:\n  sinks:\n    - {type: file, path: %s/audit.jsonl}\n' "$dir" >>"$dir/config.yaml"
+source benches/serve-setup.sh
 taskset -c 1 target/release/examples/otlp_sink 127.0.0.1:14318 &
 pids+=($!)
 OTEL_SDK_DISABLED=true taskset -c 0 $bin serve --config "$dir/config.yaml" --listen 127.0.0.1:18445 \
@@ -43,12 +36,6 @@ pids+=($!)
 for log in off on local sampled; do
   for _ in $(seq 100); do grep -q "desired state loaded" "$dir/$log.log" && break; sleep 0.1; done
 done
-cat >"$dir/post.lua" <<'LUA'
-local f = io.open(os.getenv("BODY"), "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-wrk.headers["Content-Type"] = "application/json"
-LUA
 run() { # name port connections
   BODY="$dir/review.json" taskset -c 1 wrk -t1 -c"$3" -d"${secs}s" --latency -s "$dir/post.lua" \
     "https://127.0.0.1:$2/validate" >"$dir/wrk.txt"

@@ -74,7 +74,8 @@ pub struct KubeQueue {
 /// The configured sinks and the live stream.
 pub struct Auditor {
     sinks: Vec<SinkHandle>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The sink threads; they end when the auditor is dropped and their queues close.
+    _threads: Vec<JoinHandle<()>>,
     live: Live,
     kube: Mutex<Option<KubeQueue>>,
 }
@@ -133,7 +134,7 @@ impl Auditor {
             };
             sinks.push(SinkHandle { name, queue, stats });
         }
-        Ok(Self { sinks, threads: Mutex::new(threads), live: Live::default(), kube: Mutex::new(kube) })
+        Ok(Self { sinks, _threads: threads, live: Live::default(), kube: Mutex::new(kube) })
     }
 
     /// Hands an event to every sink and the live stream. Blocks only when a sink's queue is
@@ -182,17 +183,6 @@ impl Auditor {
             }
         }
         waits.iter().all(|w| w.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_ok())
-    }
-
-    /// Flushes, then stops the sink threads.
-    pub fn close(mut self, timeout: Duration) {
-        self.flush(timeout);
-        self.sinks.clear();
-        if let Ok(mut threads) = self.threads.lock() {
-            for t in threads.drain(..) {
-                let _ = t.join();
-            }
-        }
     }
 
     /// The live stream.

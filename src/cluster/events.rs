@@ -203,21 +203,10 @@ fn body(ev: &KubeEvent, regarding: &Regarding, reporter: &str) -> Value {
     body
 }
 
-/// RFC 3339 with exactly six fractional digits: the API's MicroTime.
+/// An event's RFC 3339 time as the API's MicroTime (six fractional digits).
 fn micro_time(rfc3339: &str) -> String {
     use time::format_description::well_known::Rfc3339;
-    let Ok(t) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else { return rfc3339.to_owned() };
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    time::OffsetDateTime::parse(rfc3339, &Rfc3339).map_or_else(|_| rfc3339.to_owned(), super::lease::micro)
 }
 
 #[cfg(test)]

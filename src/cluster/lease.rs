@@ -62,7 +62,7 @@ fn lease_resource() -> ApiResource {
 }
 
 /// The API's MicroTime: RFC 3339 in UTC with exactly six fractional digits.
-fn micro(t: OffsetDateTime) -> String {
+pub(super) fn micro(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
