@@ -189,6 +189,15 @@ fn the_live_stream_serves_100_readers_and_driftgate_events_reads_it() {
     let _ = follow.kill();
     let _ = follow.wait();
     assert!(printed && reader.join().unwrap(), "--follow printed the new event");
+
+    // on SIGTERM, open streams end so the server's graceful shutdown does not wait on them
+    let resp = client.get(&url).send().unwrap();
+    let reader = std::thread::spawn(move || read_stream(resp, usize::MAX).len());
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    assert_eq!(r.server.terminate(), Some(0));
+    assert!(start.elapsed() < Duration::from_secs(5), "shutdown took {:?}", start.elapsed());
+    assert!(reader.join().unwrap() >= 21, "the recent events, then the end of the stream");
 }
 
 #[test]

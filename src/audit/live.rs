@@ -49,11 +49,16 @@ impl Filter {
 pub struct Live {
     tx: broadcast::Sender<Arc<Encoded>>,
     recent: Mutex<VecDeque<Arc<Encoded>>>,
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl Default for Live {
     fn default() -> Self {
-        Self { tx: broadcast::channel(4096).0, recent: Mutex::new(VecDeque::with_capacity(RECENT)) }
+        Self {
+            tx: broadcast::channel(4096).0,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT)),
+            closed: tokio::sync::watch::Sender::new(false),
+        }
     }
 }
 
@@ -80,6 +85,17 @@ impl Live {
             Err(_) => Vec::new(),
         };
         (recent, rx)
+    }
+
+    /// Ends every reader's stream: the server is shutting down, and open streams would hold its
+    /// graceful shutdown until the deadline.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// Resolves once [`Live::close`] was called.
+    pub fn closed(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closed.subscribe()
     }
 
     /// Readers connected now.

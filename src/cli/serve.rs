@@ -132,9 +132,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
 
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
+        let live = Arc::clone(&auditor);
         tokio::spawn(async move {
             wait_for_signal().await;
             eprintln!("driftgate: shutting down; draining in-flight reviews");
+            live.live().close();
             shutdown.graceful_shutdown(Some(Duration::from_secs(25)));
         });
         let listening = handle.clone();

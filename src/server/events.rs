@@ -1,7 +1,7 @@
 //! `GET /api/v1/events`: the audit stream as server-sent events. A reader first gets the recent
 //! events that pass its filters (`source`, `kind`, `type`), then, unless `follow=false`, every new
 //! one as it happens. A reader too slow for the stream gets a `lagged` event saying how many it
-//! missed, and the stream goes on.
+//! missed, and the stream goes on. Streams end when the server shuts down.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -44,14 +44,22 @@ pub async fn stream(State(state): State<Arc<AppState>>, Query(q): Query<EventsQu
     if q.follow == Some(false) {
         return Sse::new(head).into_response();
     }
-    let tail = futures::stream::unfold((rx, filter), |(mut rx, filter)| async move {
+    let closed = state.auditor.live().closed();
+    let tail = futures::stream::unfold((rx, filter, closed), |(mut rx, filter, mut closed)| async move {
         loop {
-            match rx.recv().await {
-                Ok(e) if filter.matches(&e.event) => return Some((Ok(frame(&e)), (rx, filter))),
+            if *closed.borrow() {
+                return None;
+            }
+            let received = tokio::select! {
+                r = rx.recv() => r,
+                _ = closed.changed() => return None,
+            };
+            match received {
+                Ok(e) if filter.matches(&e.event) => return Some((Ok(frame(&e)), (rx, filter, closed))),
                 Ok(_) => {}
                 Err(RecvError::Lagged(n)) => {
                     let lagged = Event::default().event("lagged").data(format!("{{\"skipped\":{n}}}"));
-                    return Some((Ok(lagged), (rx, filter)));
+                    return Some((Ok(lagged), (rx, filter, closed)));
                 }
                 Err(RecvError::Closed) => return None,
             }
