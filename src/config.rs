@@ -799,6 +799,18 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317", otlpProtocol: grpc}
     }
 
     #[test]
+    fn the_documented_config_parses() {
+        let doc = include_str!("../docs/configuration.md");
+        let start = doc.find("```yaml\n").unwrap() + 8;
+        let end = start + doc[start..].find("```").unwrap();
+        // the reference elides rule lists as `[...]`
+        let c = parse(&doc[start..end].replace("[...]", "[]")).unwrap();
+        assert_eq!(c.audit.sinks.len(), 4);
+        assert_eq!(c.audit.sinks[2].max_spool_bytes, 268_435_456);
+        assert_eq!(c.telemetry.otlp_protocol, Some(OtlpProtocol::Grpc));
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
