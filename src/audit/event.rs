@@ -185,7 +185,16 @@ pub fn admission_event(req: &Request, verdict: &Verdict, info: Option<&SourceInf
 
 /// The event for a drift transition (`dev.driftgate.drift.detected` or `.resolved`), or `None`
 /// for moves that are not news. `actor` names who let the change in, when driftgate saw it.
-pub fn drift_event(t: &Transition, info: Option<&SourceInfo>, actor: Option<Actor>, time: &str) -> Option<CloudEvent> {
+/// `live_version` is the object's resourceVersion: with it the id is the same on every replica
+/// that sees the transition, so receivers dedup them; without it (a Missing object) the time
+/// keeps ids apart.
+pub fn drift_event(
+    t: &Transition,
+    info: Option<&SourceInfo>,
+    actor: Option<Actor>,
+    live_version: Option<&str>,
+    time: &str,
+) -> Option<CloudEvent> {
     let kind = t.event()?;
     let actor = actor
         .unwrap_or_else(|| Actor { field_manager: t.actors.first().map(|a| a.manager.clone()), ..Actor::default() });
@@ -203,7 +212,9 @@ pub fn drift_event(t: &Transition, info: Option<&SourceInfo>, actor: Option<Acto
         })),
         ..Data::default()
     };
-    let id = digest_id(&format!("{kind}|{}|{}|{:?}|{:?}|{time}", t.source, t.key, t.from, t.to));
+    let commit = info.and_then(|i| i.commit.as_deref()).unwrap_or_default();
+    let at = live_version.unwrap_or(time);
+    let id = digest_id(&format!("{kind}|{}|{}|{:?}|{:?}|{:?}|{commit}|{at}", t.source, t.key, t.from, t.to, t.paths));
     Some(CloudEvent::new(format!("dev.driftgate.{kind}"), id, time, Some(t.key.to_string()), data))
 }
 
@@ -360,6 +371,23 @@ mod tests {
         assert_eq!(json["data"]["reason"], "INC-1");
         let back: CloudEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_drift_has_one_id_on_every_replica() {
+        let t = Transition {
+            source: "shop".into(),
+            key: ResourceKey::new("apps", "Deployment", Some("demo"), "web"),
+            from: Some(crate::detect::State::Synced),
+            to: Some(crate::detect::State::OutOfSync),
+            paths: vec!["spec.replicas".into()],
+            actors: Vec::new(),
+        };
+        let a = drift_event(&t, None, None, Some("1042"), "2026-11-29T00:00:00.1Z").unwrap();
+        let b = drift_event(&t, None, None, Some("1042"), "2026-11-29T00:00:00.3Z").unwrap();
+        assert_eq!(a.id, b.id);
+        let c = drift_event(&t, None, None, Some("1043"), "2026-11-29T00:00:00.3Z").unwrap();
+        assert_ne!(a.id, c.id);
     }
 
     #[test]

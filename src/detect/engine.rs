@@ -643,6 +643,11 @@ impl Engine {
         object.pointer("/metadata/annotations")?.get(name)?.as_str().map(str::to_owned)
     }
 
+    /// The `resourceVersion` of a live object, as last seen.
+    pub fn live_version(&self, key: &ResourceKey) -> Option<&str> {
+        self.live.get(key).map(|p| &*p.resource_version)
+    }
+
     /// The ownership marker of a live object, if it is held and has one.
     pub fn live_marker(&self, key: &ResourceKey) -> Option<&Marker> {
         self.live.get(key).and_then(|p| p.marker.as_ref())

@@ -167,7 +167,9 @@ impl AppState {
                 telemetry::link(&span, admitted);
             }
             let info = engine.source_info(&t.source);
-            if let Some(event) = audit::drift_event(t, info, trail.admitted.map(|(a, _)| a), &time) {
+            if let Some(event) =
+                audit::drift_event(t, info, trail.admitted.map(|(a, _)| a), engine.live_version(&t.key), &time)
+            {
                 let event = event.in_trace(telemetry::trace_ref(&span).as_ref());
                 if kind == "drift.detected"
                     && let (Some(cx), Ok(mut trails)) = (telemetry::span_context(&span), self.trails.lock())
