@@ -280,3 +280,22 @@ fn secret_values_reach_no_sink() {
         }
     }
 }
+
+#[test]
+fn source_loads_are_measured_and_a_failed_render_is_an_event() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = launch(tmp.path(), &Setup::default(), |_| {});
+    let synced = &r.events("dev.driftgate.source.synced")[0];
+    assert_eq!((synced["data"]["action"].as_str(), synced["data"]["source"].as_str()), (Some("synced"), Some("shop")));
+    assert_eq!(synced["data"]["commit"].as_str().map(str::len), Some(40));
+    // a broken manifest reaches Git: the last good state stays, and the failure is reported
+    support::git::commit(&r.repo, &[("apps/broken.yaml", "kind: [unclosed\n")], "broken");
+    r.until("source.failed", Duration::from_secs(10), |r| !r.events("dev.driftgate.source.failed").is_empty());
+    let failed = &r.events("dev.driftgate.source.failed")[0];
+    assert_eq!(failed["data"]["stage"], "render");
+    assert!(failed["data"]["error"].as_str().unwrap().contains("broken.yaml"), "{failed}");
+    assert_eq!(metric(&r, "driftgate_source_failures_total{source=\"shop\",stage=\"render\"}"), Some(1.0));
+    assert!(metric(&r, "driftgate_git_fetch_duration_seconds_count{source=\"shop\"}").unwrap() >= 2.0);
+    assert!(metric(&r, "driftgate_render_duration_seconds_count{source=\"shop\"}").unwrap() >= 1.0);
+    assert_eq!(metric(&r, "driftgate_audit_events_total{event_type=\"dev.driftgate.source.failed\"}"), Some(1.0));
+}

@@ -59,6 +59,16 @@ fn one_trace_leads_from_the_heal_to_the_drift_to_the_admission() {
     let healed = &r.events("dev.driftgate.heal.applied")[0];
     assert_eq!(healed["data"]["traceId"], heal.trace_id.as_str());
     assert_eq!(healed["data"]["actor"]["username"], "alice", "the heal names whose change it reverted");
+    // and the metrics count the verdict by operation and kind, and the heal by result
+    let metrics = support::https::request(&r.tls, r.server.port, "GET", "/metrics", b"", "HTTP/1.1").unwrap();
+    let metrics = String::from_utf8(metrics.body).unwrap();
+    for line in [
+        "driftgate_admission_requests_total{verdict=\"warned\",operation=\"UPDATE\",kind=\"Deployment\"} 1",
+        "driftgate_heals_total{result=\"applied\"} 1",
+        "driftgate_resources{source=\"shop\",status=\"Synced\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing: {metrics}");
+    }
 }
 
 #[test]
