@@ -32,6 +32,9 @@ pub struct SinkStats {
     pub dropped: AtomicU64,
     /// Events the endpoint refused for good, set aside in `rejected.jsonl`.
     pub rejected: AtomicU64,
+    /// Events a summary sink (Kubernetes Events) left out by design: its queue was full, or more
+    /// distinct events waited than it aggregates. Not lost: every other sink has them.
+    pub skipped: AtomicU64,
 }
 
 impl SinkStats {
@@ -58,6 +61,7 @@ struct SinkHandle {
     name: String,
     queue: Queue,
     stats: Arc<SinkStats>,
+    enabled: std::sync::atomic::AtomicBool,
 }
 
 /// The Kubernetes Events sink's queue, taken by the cluster shell once it has a connection.
@@ -132,7 +136,7 @@ impl Auditor {
                     (name, Queue::Thread(tx))
                 }
             };
-            sinks.push(SinkHandle { name, queue, stats });
+            sinks.push(SinkHandle { name, queue, stats, enabled: std::sync::atomic::AtomicBool::new(true) });
         }
         Ok(Self { sinks, _threads: threads, live: Live::default(), kube: Mutex::new(kube) })
     }
@@ -148,7 +152,7 @@ impl Auditor {
             }
         };
         let encoded = Arc::new(Encoded { event, line });
-        for sink in &self.sinks {
+        for sink in self.sinks.iter().filter(|s| s.enabled.load(Ordering::Relaxed)) {
             sink.stats.queued.fetch_add(1, Ordering::Relaxed);
             let sent = match &sink.queue {
                 Queue::Thread(tx) => match tx.try_send(Msg::Event(Arc::clone(&encoded))) {
@@ -156,9 +160,15 @@ impl Auditor {
                     Err(TrySendError::Full(m)) => tx.send(m).is_ok(),
                     Err(TrySendError::Disconnected(_)) => false,
                 },
-                // Kubernetes Events summarise and are rate-limited by design; a full queue is
-                // folded away (counted), never waited for
-                Queue::Cluster(tx) => tx.try_send(Arc::clone(&encoded)).is_ok(),
+                // Kubernetes Events summarise and are rate-limited by design; what does not fit
+                // their queue is skipped (counted), never waited for
+                Queue::Cluster(tx) => {
+                    if tx.try_send(Arc::clone(&encoded)).is_err() {
+                        sink.stats.queued.fetch_sub(1, Ordering::Relaxed);
+                        sink.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    }
+                    true
+                }
             };
             if !sent {
                 sink.stats.queued.fetch_sub(1, Ordering::Relaxed);
@@ -198,6 +208,15 @@ impl Auditor {
     /// The Kubernetes Events sink's queue, once: the cluster shell runs it.
     pub fn take_kubernetes(&self) -> Option<KubeQueue> {
         self.kube.lock().ok()?.take()
+    }
+
+    /// Turns the Kubernetes Events sink off (there is no cluster to write to); whether there was one.
+    pub fn disable_kubernetes(&self) -> bool {
+        let taken = self.take_kubernetes().is_some();
+        for s in self.sinks.iter().filter(|s| matches!(s.queue, Queue::Cluster(_))) {
+            s.enabled.store(false, Ordering::Relaxed);
+        }
+        taken
     }
 }
 
@@ -368,5 +387,53 @@ fn run_http(mut spool: Spool, endpoint: &Endpoint, batch_size: usize, rx: &Recei
             stats.spooled.store(spool.pending(), Ordering::Relaxed);
         }
         stats.spooled.store(spool.pending(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(i: usize) -> CloudEvent {
+        serde_json::from_value(serde_json::json!({
+            "specversion": "1.0", "id": format!("e{i}"), "source": "driftgate", "type": "dev.driftgate.drift.detected",
+            "time": "t", "datacontenttype": "application/json",
+            "data": {"actor": {"username": null, "groups": [], "fieldManager": null}, "object": null, "paths": [],
+                     "source": null, "revision": null, "commit": null, "traceId": null, "dryRun": false}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_kubernetes_events_sink_skips_what_does_not_fit_and_never_drops() {
+        let auditor = Auditor::open(&Audit { sinks: vec![SinkConfig::new(SinkType::KubernetesEvents)] }).unwrap();
+        for i in 0..5000 {
+            auditor.emit(event(i));
+        }
+        let (name, stats) = auditor.stats().next().unwrap();
+        assert_eq!(name, "kubernetesEvents");
+        assert_eq!(stats.skipped.load(Ordering::Relaxed), 5000 - 4096);
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 0);
+        // without a cluster the sink is off: nothing is queued, skipped or dropped from then on
+        assert!(auditor.disable_kubernetes());
+        auditor.emit(event(5000));
+        let (_, stats) = auditor.stats().next().unwrap();
+        assert_eq!((stats.skipped.load(Ordering::Relaxed), stats.dropped.load(Ordering::Relaxed)), (904, 0));
+    }
+
+    #[test]
+    fn a_flush_waits_for_the_file_to_have_every_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = SinkConfig::new(SinkType::File);
+        sink.path = Some(dir.path().join("audit.jsonl"));
+        let auditor = Auditor::open(&Audit { sinks: vec![sink] }).unwrap();
+        for i in 0..1000 {
+            auditor.emit(event(i));
+        }
+        assert!(auditor.flush(Duration::from_secs(10)));
+        let text = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+        assert_eq!(text.lines().count(), 1000);
+        let (_, stats) = auditor.stats().next().unwrap();
+        assert_eq!((stats.backlog(), stats.written.load(Ordering::Relaxed)), (0, 1000));
     }
 }

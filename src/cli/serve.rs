@@ -169,7 +169,7 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
         eprintln!(
             "driftgate: no cluster configuration (--kubeconfig, KUBECONFIG or in-cluster); the drift detector is off"
         );
-        if state.auditor().take_kubernetes().is_some() {
+        if state.auditor().disable_kubernetes() {
             eprintln!("driftgate: the kubernetesEvents audit sink needs a cluster; it writes nothing");
         }
         return;

@@ -35,6 +35,7 @@ pub async fn run(conn: Connection, mut queue: KubeQueue, reporter: String) {
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("events.k8s.io", "v1", "Event"), "events");
     let mut writer = Writer { conn, events_api, reporter, kinds: HashMap::new(), objects: HashMap::new() };
     let mut sequence = 0u64;
+    let mut suppressed = 0;
     loop {
         let wait = aggregator.next_due(Instant::now()).map_or(Duration::from_secs(3600), |t| {
             t.saturating_duration_since(Instant::now()).max(Duration::from_millis(10))
@@ -51,6 +52,8 @@ pub async fn run(conn: Connection, mut queue: KubeQueue, reporter: String) {
                     aggregator.observe(&e.event, &suffix, Instant::now());
                     next = queue.rx.try_recv().ok();
                 }
+                queue.stats.skipped.fetch_add(aggregator.suppressed - suppressed, Ordering::Relaxed);
+                suppressed = aggregator.suppressed;
             }
             () = tokio::time::sleep(wait) => {}
         }

@@ -95,6 +95,7 @@ pub struct Metrics {
     backlog: Family<SinkLabel, Gauge>,
     dropped: Family<SinkLabel, Counter>,
     rejected: Family<SinkLabel, Counter>,
+    skipped: Family<SinkLabel, Counter>,
     sse_readers: Gauge,
 }
 
@@ -148,6 +149,12 @@ impl Metrics {
             "Audit events the HTTP endpoint refused, kept in rejected.jsonl",
             rejected.clone(),
         );
+        let skipped = Family::<SinkLabel, Counter>::default();
+        registry.register(
+            "audit_sink_skipped_events",
+            "Audit events the Kubernetes Events sink left out by design (rate limit, aggregation)",
+            skipped.clone(),
+        );
         let sse_readers = Gauge::default();
         registry.register("audit_stream_readers", "Readers connected to GET /api/v1/events", sse_readers.clone());
         Self {
@@ -165,6 +172,7 @@ impl Metrics {
             backlog,
             dropped,
             rejected,
+            skipped,
             sse_readers,
         }
     }
@@ -213,7 +221,9 @@ impl Metrics {
         for (name, stats) in auditor.stats() {
             let label = SinkLabel { sink: name.to_owned() };
             self.backlog.get_or_create(&label).set(i64::try_from(stats.backlog()).unwrap_or(i64::MAX));
-            for (counter, value) in [(&self.dropped, &stats.dropped), (&self.rejected, &stats.rejected)] {
+            for (counter, value) in
+                [(&self.dropped, &stats.dropped), (&self.rejected, &stats.rejected), (&self.skipped, &stats.skipped)]
+            {
                 let c = counter.get_or_create(&label);
                 let now = value.load(Ordering::Relaxed);
                 c.inc_by(now.saturating_sub(c.get()));
