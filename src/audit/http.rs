@@ -33,6 +33,12 @@ impl Endpoint {
     /// A client for the configured endpoint.
     pub fn new(config: &SinkConfig) -> io::Result<Self> {
         let url = config.url.clone().ok_or_else(|| io::Error::other("audit http sink: url is required"))?;
+        match reqwest::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            Ok(_) | Err(_) => {
+                return Err(io::Error::other(format!("audit http sink url {url:?}: not an http(s) URL")));
+            }
+        }
         let mut builder = reqwest::blocking::Client::builder().timeout(config.timeout);
         if let Some(ca) = &config.ca_file {
             let pem = std::fs::read(ca)
@@ -99,6 +105,16 @@ pub fn reject(spool: &mut Spool, batch: &Batch) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_url_is_refused_at_start() {
+        let mut c = SinkConfig::new(crate::config::SinkType::Http);
+        c.url = Some("audit.example.com/events".into());
+        let err = Endpoint::new(&c).unwrap_err().to_string();
+        assert!(err.contains("not an http(s) URL"), "{err}");
+        c.url = Some("https://audit.example.com/events".into());
+        assert!(Endpoint::new(&c).is_ok());
+    }
 
     #[test]
     fn backoff_doubles_to_a_cap() {
