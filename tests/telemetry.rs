@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use support::collector::Collector;
+use support::https::{Server, free_port, request_with};
 use support::serving::{Setup, launch};
 use support::workload::{edit_image, image_edit_review};
 
@@ -83,4 +84,73 @@ fn spans_export_over_grpc_from_the_config() {
     let span = collector.wait_for("admission over gRPC", Duration::from_secs(10), |s| s.name == "admission.review");
     assert_eq!((span.trace_id.as_str(), span.parent_span_id.as_str()), (TRACE, PARENT));
     assert_eq!(span.attr("verdict"), Some("denied"));
+}
+
+#[test]
+fn a_change_let_in_by_one_replica_is_attributed_by_the_replica_that_heals_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let collector = Collector::http();
+    let endpoint = collector.endpoint();
+    let env = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    // the first replica holds the Lease and heals; it follows the second's audit stream
+    let second_port = free_port();
+    let peer = format!("--peer=https://localhost:{second_port}");
+    let peer_ca = format!("--peer-ca={}", tmp.path().join("ca.crt").display());
+    let config = "admission: {mode: warn}\nselfHeal: {enabled: true}\n";
+    let args = ["--lease-namespace=demo", "--lease-duration=1", "--identity=first", peer.as_str(), peer_ca.as_str()];
+    let r = launch(tmp.path(), &Setup { config, args: &args, env: &env, ..Setup::default() }, |_| {});
+    r.server.wait_for("acquired the self-heal lease");
+    let second_dir = tmp.path().join("second");
+    std::fs::create_dir_all(&second_dir).unwrap();
+    for f in ["tls.crt", "tls.key"] {
+        std::fs::copy(tmp.path().join(f), second_dir.join(f)).unwrap();
+    }
+    let second = Server::start_on(
+        second_port,
+        &[
+            &format!("--config={}", tmp.path().join("driftgate.yaml").display()),
+            &format!("--kubeconfig={}", tmp.path().join("kubeconfig").display()),
+            &format!("--cache-dir={}", tmp.path().join("cache2").display()),
+            "--lease-namespace=demo",
+            "--lease-duration=1",
+            "--identity=second",
+        ],
+        &second_dir,
+        &env,
+    );
+    second.wait_for("desired state loaded");
+    let readers = || {
+        let a = support::https::request(&r.tls, second_port, "GET", "/metrics", b"", "HTTP/1.1").unwrap();
+        String::from_utf8(a.body).unwrap().lines().any(|l| l == "driftgate_audit_stream_readers 1")
+    };
+    let start = std::time::Instant::now();
+    while !readers() {
+        assert!(start.elapsed() < Duration::from_secs(10), "the first replica never followed the second");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // alice's edit goes through the second replica's webhook; the first one heals it
+    let body = serde_json::to_vec(&image_edit_review(&r.api, "via-second", "nginx:1.26")).unwrap();
+    let traceparent = format!("00-{TRACE}-{PARENT}-01");
+    let a = request_with(&r.tls, second_port, "POST", "/validate", &body, &[("traceparent", &traceparent)]).unwrap();
+    assert_eq!(a.status, 200);
+    std::thread::sleep(Duration::from_millis(300));
+    edit_image(&r.api, "nginx:1.26");
+    r.until("healed", Duration::from_secs(5), |r| !r.events("dev.driftgate.heal.applied").is_empty());
+    let healed = &r.events("dev.driftgate.heal.applied")[0];
+    assert_eq!(healed["data"]["actor"]["username"], "alice", "{healed}");
+    let detected = &r.events("dev.driftgate.drift.detected")[0];
+    assert_eq!(detected["data"]["actor"]["username"], "alice");
+    let limit = Duration::from_secs(10);
+    let admission = collector.wait_for("admission", limit, |s| s.name == "admission.review" && s.trace_id == TRACE);
+    // both replicas detect the drift; the heal links to the healer's own detection, which links
+    // to the admission the other replica decided
+    let heal = collector.wait_for("heal", limit, |s| s.name == "heal");
+    let (_, drift_span) = heal.links.first().cloned().expect("the heal links to its drift");
+    let drift = collector.wait_for("the heal's drift", limit, |s| s.name == "drift" && s.span_id == drift_span);
+    assert_eq!(drift.links, [(TRACE.to_owned(), admission.span_id.clone())], "and the drift to the admission");
 }

@@ -11,6 +11,7 @@ pub mod http;
 pub mod kube_events;
 pub mod live;
 pub mod spool;
+pub mod sse;
 
 pub use dispatch::{Auditor, KubeQueue, SinkStats};
 pub use event::{

@@ -8,6 +8,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
+use crate::audit::sse::SseReader;
+
 /// Arguments of `events`.
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -65,20 +67,11 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<u8> {
         bail!("GET {url}: {code}: {}", body.trim());
     }
     let mut out = std::io::stdout().lock();
-    let mut event = String::new();
-    let mut data = String::new();
+    let mut reader = SseReader::default();
     for line in BufReader::new(resp).lines() {
         let line = line.with_context(|| format!("reading {url}"))?;
-        if line.is_empty() {
-            if !data.is_empty() {
-                show(&mut out, &event, &data, args.output)?;
-            }
-            event.clear();
-            data.clear();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            v.trim_start().clone_into(&mut event);
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+        if let Some((event, data)) = reader.line(&line) {
+            show(&mut out, &event, &data, args.output)?;
         }
     }
     Ok(super::EXIT_OK)

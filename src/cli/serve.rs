@@ -60,6 +60,20 @@ pub struct ServeArgs {
     /// How often to check the certificate files for a rotation, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub cert_poll_ms: u64,
+    /// Another replica to follow for the hand changes its webhook lets in, so this replica's
+    /// drift and heal events name who made them (repeatable; comma-separated in the variable).
+    #[arg(long = "peer", env = "DRIFTGATE_PEERS", value_delimiter = ',')]
+    pub peers: Vec<String>,
+    /// `HOST:PORT` of a headless Service whose addresses are the replicas, followed like --peer
+    /// and re-resolved every 30 s.
+    #[arg(long, env = "DRIFTGATE_PEER_SERVICE")]
+    pub peer_service: Option<String>,
+    /// The name the replicas' certificate is for: the TLS server name for --peer-service addresses.
+    #[arg(long, env = "DRIFTGATE_PEER_TLS_NAME")]
+    pub peer_tls_name: Option<String>,
+    /// The CA (PEM) that signed the replicas' certificate.
+    #[arg(long, env = "DRIFTGATE_PEER_CA")]
+    pub peer_ca: Option<PathBuf>,
     /// Git flags (cache folder, timeout).
     #[command(flatten)]
     pub git: super::source::GitArgs,
@@ -78,6 +92,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let store = Arc::new(Store::new());
     let state = Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&auditor))?);
     let tls = server::load_tls(&args.tls_cert, &args.tls_key)?;
+    let peers = server::peers::Peers {
+        urls: args.peers.clone(),
+        service: args.peer_service.clone(),
+        tls_name: args.peer_tls_name.clone(),
+        ca: args.peer_ca.clone(),
+    };
+    server::peers::spawn(&state, &peers).context("peers")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let tracing = runtime.block_on(async { telemetry::init(&config.telemetry) })?;
     match &tracing.export {

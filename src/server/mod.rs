@@ -3,6 +3,7 @@
 
 mod events;
 pub mod metrics;
+pub mod peers;
 mod tls;
 
 use std::collections::HashMap;
@@ -122,6 +123,16 @@ impl AppState {
         let event = audit::heal_event(kind, key, data, info.as_ref(), actor, dry_run, &audit::now_rfc3339())
             .in_trace(telemetry::trace_ref(&span).as_ref());
         self.emit(event);
+    }
+
+    /// Takes in an admission another replica decided: a hand change it let in is remembered, so
+    /// this replica's drift and heal events name who made it and link to that admission's span.
+    pub fn import_admission(&self, event: &CloudEvent) {
+        if let (Some((key, actor, cx)), Ok(mut trails)) =
+            (telemetry::trails::admitted_by_peer(event), self.trails.lock())
+        {
+            trails.admitted(&key, actor, cx);
+        }
     }
 
     /// Records a source load: its metrics, and a `source.synced` or `source.failed` event in the

@@ -117,6 +117,11 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A port free now on 127.0.0.1, for a server started later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 /// A `driftgate serve` child process.
 pub struct Server {
     child: Child,
@@ -136,7 +141,11 @@ impl Server {
 
     /// `start`, with environment variables.
     pub fn start_env(args: &[&str], cert_dir: &Path, env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(free_port(), args, cert_dir, env)
+    }
+
+    /// `start_env` on a given port (see [`free_port`]).
+    pub fn start_on(port: u16, args: &[&str], cert_dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(super::bin())
             .envs(env.iter().copied())
             .arg("serve")
