@@ -211,12 +211,8 @@ fn secret_values_reach_no_sink() {
         receiver.url(),
         tmp.path().join("spool").display(),
     );
-    let endpoint = collector.endpoint();
-    let env = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-    ];
+    let owned = collector.http_env();
+    let env = support::collector::env(&owned);
     let r = launch(tmp.path(), &Setup { extra: &[SECRET], config: &config, args: LEASE, env: &env }, |api| {
         api.put(yaml(SECRET));
     });

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::collector::Collector;
+use support::collector::{Collector, env};
 use support::https::{Server, free_port, request_with};
 use support::serving::{Setup, launch};
 use support::workload::{edit_image, image_edit_review};
@@ -19,13 +19,9 @@ const PARENT: &str = "00f067aa0ba902b7";
 fn one_trace_leads_from_the_heal_to_the_drift_to_the_admission() {
     let tmp = tempfile::tempdir().unwrap();
     let collector = Collector::http();
-    let endpoint = collector.endpoint();
-    let env = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-        ("OTEL_SERVICE_NAME", "driftgate-test"),
-    ];
+    let mut owned = collector.http_env();
+    owned.push(("OTEL_SERVICE_NAME", "driftgate-test".into()));
+    let env = env(&owned);
     let config = "admission: {mode: warn}\nselfHeal: {enabled: true}\n";
     let args = &["--lease-namespace=demo", "--lease-duration=1"];
     let r = launch(tmp.path(), &Setup { config, args, env: &env, ..Setup::default() }, |_| {});
@@ -90,12 +86,8 @@ fn spans_export_over_grpc_from_the_config() {
 fn a_change_let_in_by_one_replica_is_attributed_by_the_replica_that_heals_it() {
     let tmp = tempfile::tempdir().unwrap();
     let collector = Collector::http();
-    let endpoint = collector.endpoint();
-    let env = [
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
-    ];
+    let owned = collector.http_env();
+    let env = env(&owned);
     // the first replica holds the Lease and heals; it follows the second's audit stream
     let second_port = free_port();
     let peer = format!("--peer=https://localhost:{second_port}");

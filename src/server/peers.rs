@@ -45,7 +45,11 @@ pub fn spawn(state: &Arc<AppState>, peers: &Peers) -> std::io::Result<()> {
         None => None,
     };
     let client = move |resolve: Option<(&str, SocketAddr)>| {
-        let mut b = reqwest::blocking::Client::builder().timeout(None).connect_timeout(Duration::from_secs(5));
+        // a stream has no end, so no overall timeout; keep-alive probes find a peer that vanished
+        let mut b = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_keepalive(Duration::from_secs(30));
         if let Some(ca) = &ca {
             b = b.add_root_certificate(ca.clone());
         }

@@ -250,6 +250,15 @@ impl Collector {
         format!("http://{}", self.addr)
     }
 
+    /// The environment that makes `serve` export here over HTTP/protobuf, every 100 ms.
+    pub fn http_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".into()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".into()),
+        ]
+    }
+
     /// The spans received so far.
     pub fn spans(&self) -> Vec<Span> {
         self.spans.lock().unwrap().clone()
@@ -270,4 +279,9 @@ impl Collector {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Borrows an owned environment as `serve` takes it.
+pub fn env<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
