@@ -9,12 +9,9 @@ conns=${2:-32}
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 cargo build --release --quiet --bin driftgate --example floor_server
-dir=$(mktemp -d)
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
-bin=target/release/driftgate
-$bin certs --service driftgate --namespace bench --dns localhost --ip 127.0.0.1 --out "$dir" >/dev/null
-cp tests/fixtures/admission-reviews/005-*.json "$dir/small.json"
+# the guestbook config of the fixtures is used as is (stdout audit sink, sent to /dev/null)
+source benches/serve-setup.sh
+cp "$dir/review.json" "$dir/small.json"
 python3 - "$dir/small.json" "$dir/large.json" <<'PY'
 import json, sys
 review = json.load(open(sys.argv[1]))
@@ -29,12 +26,6 @@ pids+=($!)
 target/release/examples/floor_server 127.0.0.1:18444 "$dir/tls.crt" "$dir/tls.key" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "desired state loaded" "$dir/serve.log" && break; sleep 0.1; done
-cat >"$dir/post.lua" <<'LUA'
-local f = io.open(os.getenv("BODY"), "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-wrk.headers["Content-Type"] = "application/json"
-LUA
 run() { # name port body
   BODY="$3" wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$dir/post.lua" "https://127.0.0.1:$2/validate" >"$dir/wrk.txt"
   local p50 p99 rps

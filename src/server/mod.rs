@@ -102,11 +102,6 @@ impl AppState {
         Arc::clone(&self.auditor)
     }
 
-    /// The metrics.
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
     /// Records a self-heal report: a log line, a metric, and an audit event in the current (heal)
     /// span, which is linked to the drift detection that caused it.
     pub fn record_heal(&self, kind: &str, key: &crate::model::ResourceKey, data: serde_json::Value, dry_run: bool) {
@@ -181,9 +176,10 @@ impl AppState {
             if let Some(event) =
                 audit::drift_event(t, info, trail.admitted.map(|(a, _)| a), engine.live_version(&t.key), &time)
             {
-                let event = event.in_trace(telemetry::trace_ref(&span).as_ref());
+                let cx = telemetry::span_context(&span);
+                let event = event.in_trace(cx.as_ref().map(telemetry::trace_ref_of).as_ref());
                 if kind == "drift.detected"
-                    && let (Some(cx), Ok(mut trails)) = (telemetry::span_context(&span), self.trails.lock())
+                    && let (Some(cx), Ok(mut trails)) = (cx, self.trails.lock())
                 {
                     trails.drifted(&t.key, cx);
                 }
@@ -381,9 +377,7 @@ fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> 
             {
                 trails.admitted(key, event.data.actor.clone(), cx);
             }
-            let trace = trace
-                .map(|sc| audit::TraceRef { trace_id: sc.trace_id().to_string(), span_id: sc.span_id().to_string() });
-            state.emit(event.in_trace(trace.as_ref()));
+            state.emit(event.in_trace(trace.as_ref().map(telemetry::trace_ref_of).as_ref()));
         }
     }
     (verdict.response, label)

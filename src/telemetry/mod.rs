@@ -192,7 +192,12 @@ pub fn span_context(span: &tracing::Span) -> Option<SpanContext> {
 
 /// The span's trace and span ids, for audit events.
 pub fn trace_ref(span: &tracing::Span) -> Option<TraceRef> {
-    span_context(span).map(|sc| TraceRef { trace_id: sc.trace_id().to_string(), span_id: sc.span_id().to_string() })
+    span_context(span).as_ref().map(trace_ref_of)
+}
+
+/// A span context's ids as audit events carry them.
+pub fn trace_ref_of(cx: &SpanContext) -> TraceRef {
+    TraceRef { trace_id: cx.trace_id().to_string(), span_id: cx.span_id().to_string() }
 }
 
 /// Makes `span` a child of the W3C `traceparent` in `headers`, when there is a valid one. Call it
