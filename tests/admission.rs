@@ -91,7 +91,7 @@ fn other_hand_edits_are_denied_naming_what_they_touched() {
         ("007", "data.LOG_LEVEL"),
         ("008", "data.FEATURE_X"),
         ("009", "data.EXTRA"),
-        ("010", "spec.template.spec.containers[name=web].env"),
+        ("010", "spec.template.spec.containers[name=web].env[name=DEBUG]"),
     ] {
         let r = review(f, "guestbook-enforce.yaml");
         assert_eq!(r["allowed"], false, "{f}: {r}");

@@ -61,9 +61,9 @@ fn review_010_strategic_patch_adds_an_env_var() {
     let env = r
         .differences
         .iter()
-        .find(|d| d.path == "spec.template.spec.containers[name=web].env")
+        .find(|d| d.path == "spec.template.spec.containers[name=web].env[name=DEBUG]")
         .expect("the added env var is drift");
-    assert!(matches!(&env.change, Change::Added { live } if live[0]["name"] == "DEBUG"));
+    assert!(matches!(&env.change, Change::Added { live } if live["name"] == "DEBUG"));
     assert_eq!(env.actors[0].manager, "kubectl-patch");
     // the earlier scale and edit are still there, each with its culprit
     let by_path: BTreeMap<&str, &str> =
@@ -157,9 +157,9 @@ fn seed_drifted_snapshot_shows_all_four_edits_and_their_culprits() {
     assert_eq!(
         found,
         [
-            ("metadata.labels".to_owned(), "kubectl-label".to_owned()),
+            ("metadata.labels.owner".to_owned(), "kubectl-label".to_owned()),
             ("spec.replicas".to_owned(), "kubectl".to_owned()),
-            ("spec.template.spec.containers[name=myapp].env".to_owned(), "kubectl-patch".to_owned()),
+            ("spec.template.spec.containers[name=myapp].env[name=DEBUG]".to_owned(), "kubectl-patch".to_owned()),
             ("spec.template.spec.containers[name=myapp].image".to_owned(), "kubectl-set".to_owned()),
         ]
     );
@@ -170,7 +170,7 @@ fn seed_drifted_snapshot_shows_all_four_edits_and_their_culprits() {
 fn seed_drifted_without_managed_fields_still_finds_additive_drift() {
     let r = seed("live-drifted.yaml");
     let all: Vec<String> = r.resources.iter().flat_map(|res| res.differences.iter().map(|d| d.path.clone())).collect();
-    assert!(all.contains(&"metadata.labels".to_owned()), "{all:?}");
-    assert!(all.contains(&"spec.template.spec.containers[name=myapp].env".to_owned()), "{all:?}");
+    assert!(all.contains(&"metadata.labels.owner".to_owned()), "{all:?}");
+    assert!(all.contains(&"spec.template.spec.containers[name=myapp].env[name=DEBUG]".to_owned()), "{all:?}");
     assert_eq!(all.len(), 4, "{all:?}");
 }

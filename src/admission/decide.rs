@@ -294,7 +294,13 @@ fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> 
     let (old, new) = (copy_if_needed(old), copy_if_needed(new));
     let (old, new) = (old.as_ref(), new.as_ref());
     let none = ManagedFields::default();
-    let ctx = Context { kind: &key.kind, group: &key.group, managed: &none, reconcilers: policy.field_managers };
+    let ctx = Context {
+        kind: &key.kind,
+        group: &key.group,
+        managed: &none,
+        reconcilers: policy.field_managers,
+        baseline: None,
+    };
     let diffs = compare::compare(old, new, &ctx);
     if diffs.is_empty() {
         return Vec::new();

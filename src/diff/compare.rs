@@ -12,7 +12,7 @@ use super::defaults;
 use super::managed_fields::ManagedFields;
 use super::merge_keys::{self, KeyField};
 use super::normalise;
-use super::path::FieldPath;
+use super::path::{FieldPath, Seg, Side};
 use super::quantity;
 
 /// How one field differs.
@@ -38,6 +38,29 @@ pub enum Change {
     },
 }
 
+/// Why live departs from Git at a field: someone edited the cluster, or Git moved and the
+/// reconciler has not applied it yet. See `docs/semantics.md`, "Two facts, not one".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Cause {
+    /// The field was last written by someone who is not a reconciler (or no evidence says
+    /// otherwise): a hand edit, with a culprit.
+    Drift,
+    /// The field is the reconciler's (it owns it, or Git changed it since the object was last in
+    /// sync): its next apply fixes it.
+    PendingSync,
+}
+
+impl Cause {
+    /// The word people read: `drift` or `pending sync`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Drift => "drift",
+            Self::PendingSync => "pending sync",
+        }
+    }
+}
+
 /// One difference at one path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Difference {
@@ -45,6 +68,15 @@ pub struct Difference {
     pub path: FieldPath,
     /// What.
     pub change: Change,
+    /// Drift or pending sync.
+    pub cause: Cause,
+}
+
+impl Difference {
+    /// A hand-edit difference (the cause when nothing says otherwise).
+    pub fn drift(path: FieldPath, change: Change) -> Self {
+        Self { path, change, cause: Cause::Drift }
+    }
 }
 
 /// What the comparison needs to know besides the two objects.
@@ -57,16 +89,15 @@ pub struct Context<'a> {
     pub managed: &'a ManagedFields<'a>,
     /// Field managers whose writes are the reconcilers'.
     pub reconcilers: &'a [String],
+    /// Git's object as the reconciler last applied it, when known (the detector's memory of the
+    /// last Synced judgement, or a reconciler's `last-applied-configuration`): a field Git changed
+    /// since is pending sync, not drift.
+    pub baseline: Option<&'a Value>,
 }
 
 impl Context<'_> {
     fn is_reconciler(&self, manager: &str) -> bool {
         self.reconcilers.iter().any(|r| r == manager)
-    }
-
-    /// True when some entry by a non-reconciler exists, so undeclared fields can be attributed.
-    fn has_foreign_writers(&self) -> bool {
-        self.managed.entries.iter().any(|e| !self.is_reconciler(e.manager))
     }
 }
 
@@ -76,10 +107,11 @@ pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Differen
     let mut walker = Walker {
         ctx,
         live_root: live,
+        desired_root: desired,
         attribute: if ctx.managed.is_empty() {
             Attribution::Defaults { enabled: defaults::is_builtin_group(ctx.group) }
         } else {
-            Attribution::ManagedFields { foreign: ctx.has_foreign_writers() }
+            Attribution::ManagedFields
         },
         path: FieldPath::default(),
         out: Vec::new(),
@@ -91,8 +123,8 @@ pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Differen
 /// How undeclared fields are judged.
 #[derive(Clone, Copy)]
 enum Attribution {
-    /// The live object has managedFields; `foreign` says whether any non-reconciler wrote.
-    ManagedFields { foreign: bool },
+    /// The live object has managedFields: a field's owner says who set it.
+    ManagedFields,
     /// No managedFields: a field is drift when no default explains it, for built-in kinds only.
     Defaults { enabled: bool },
 }
@@ -102,14 +134,15 @@ enum Attribution {
 struct Walker<'a, 'c> {
     ctx: &'a Context<'c>,
     live_root: &'a Value,
+    desired_root: &'a Value,
     attribute: Attribution,
     path: FieldPath,
     out: Vec<Difference>,
 }
 
-/// Whether every leaf of an undeclared subtree is drift, none is, or some are.
+/// Whether every leaf of an undeclared subtree differs for one cause, none does, or some do.
 enum Outcome {
-    All,
+    All(Cause),
     None,
     Some(Vec<Difference>),
 }
@@ -120,7 +153,10 @@ impl Walker<'_, '_> {
             Value::Object(dm) => match l {
                 Some(Value::Object(lm)) => {
                     for (k, dv) in dm {
-                        if root && (k == "apiVersion" || k == "kind") || normalise::is_dropped(&self.path, k) {
+                        if root && (k == "apiVersion" || k == "kind")
+                            || normalise::is_dropped(&self.path, k)
+                            || is_key_part(&self.path, k)
+                        {
                             continue;
                         }
                         self.path.push_field(k);
@@ -128,7 +164,10 @@ impl Walker<'_, '_> {
                         self.path.pop();
                     }
                     for (k, lv) in lm {
-                        if lookup(dm, k).is_none() && !normalise::is_dropped(&self.path, k) {
+                        if lookup(dm, k).is_none()
+                            && !normalise::is_dropped(&self.path, k)
+                            && !is_key_part(&self.path, k)
+                        {
                             self.path.push_field(k);
                             self.undeclared_root(lv);
                             self.path.pop();
@@ -151,13 +190,19 @@ impl Walker<'_, '_> {
                 }
                 Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
             },
-            // A declared null states no value: whatever is live is judged as undeclared.
+            // A declared null states no value: whatever is live is judged as undeclared; the
+            // server stores a null Secret value or string field as its zero value.
             Value::Null => {
-                if let Some(lv) = l {
+                if let Some(lv) = l
+                    && !is_zero(lv)
+                {
                     self.undeclared_root(lv);
                 }
             }
             scalar => match l {
+                // the server drops omitempty zero values (`minReadySeconds: 0`, `readOnly: false`,
+                // `subPath: ""`): absent and zero are the same value
+                None | Some(Value::Null) if is_zero(scalar) => {}
                 None | Some(Value::Null) => self.push(Change::Missing { desired: d.clone() }),
                 Some(lv) => {
                     if !scalar_eq(scalar, lv, &self.path) {
@@ -215,47 +260,90 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// An item of a declared keyed list that Git does not declare.
+    /// An item of a declared keyed list that Git does not declare: drift when a non-reconciler
+    /// wrote it, pending sync when only a reconciler did (Git removed it; the next apply will),
+    /// nothing when no manager claims it (the server's own).
     fn extra_item(&mut self, item: &Value) {
-        let drift = match self.attribute {
-            Attribution::ManagedFields { .. } => {
+        let cause = match self.attribute {
+            Attribution::ManagedFields => {
                 let writers = self.ctx.managed.touching(self.live_root, &self.path);
-                writers.is_empty() || writers.iter().any(|e| !self.ctx.is_reconciler(e.manager))
+                if writers.iter().any(|e| !self.ctx.is_reconciler(e.manager)) {
+                    Some(Cause::Drift)
+                } else if writers.is_empty() {
+                    None
+                } else {
+                    Some(Cause::PendingSync)
+                }
             }
-            Attribution::Defaults { .. } => true,
+            Attribution::Defaults { .. } => Some(Cause::Drift),
         };
-        if drift {
-            self.push(Change::Added { live: item.clone() });
+        if let Some(cause) = cause {
+            self.push_as(Change::Added { live: item.clone() }, cause);
         }
     }
 
+    /// A field Git does not declare. Maps and keyed lists are reported key by key and item by
+    /// item, the finest paths an ignore rule names; deeper, a subtree whose every leaf differs
+    /// for one cause is reported whole.
     fn undeclared_root(&mut self, lv: &Value) {
-        let skip = match self.attribute {
-            Attribution::ManagedFields { foreign } => !foreign,
-            Attribution::Defaults { enabled } => !enabled,
-        };
-        if skip {
+        if let Attribution::Defaults { enabled: false } = self.attribute {
             return;
         }
-        match self.undeclared(lv) {
-            Outcome::All => self.push(Change::Added { live: lv.clone() }),
+        let entries = match lv {
+            Value::Object(m) if !m.is_empty() => true,
+            Value::Array(a) if !a.is_empty() => merge_keys::merge_key_at(&self.path).is_some(),
+            _ => false,
+        };
+        let outcome = if entries && !self.unclaimed() && !self.explained_subtree() {
+            self.children(lv, true).unwrap_or(Outcome::None)
+        } else {
+            self.undeclared(lv)
+        };
+        match outcome {
+            Outcome::All(cause) => self.push_as(Change::Added { live: lv.clone() }, cause),
             Outcome::Some(diffs) => self.out.extend(diffs),
             Outcome::None => {}
         }
     }
 
+    /// True when managedFields exist and no entry owns anything at or under the current path:
+    /// what nobody claims is the server's (defaults, allocations), never drift.
+    fn unclaimed(&self) -> bool {
+        matches!(self.attribute, Attribution::ManagedFields)
+            && !self.ctx.managed.entries.iter().any(|e| e.touches(self.live_root, &self.path))
+    }
+
+    fn explained_subtree(&self) -> bool {
+        defaults::explains_subtree(self.ctx.kind, &self.path.shape())
+    }
+
     fn undeclared(&mut self, lv: &Value) -> Outcome {
-        if defaults::is_empty(lv) || defaults::explains_subtree(self.ctx.kind, &self.path.shape()) {
+        if defaults::is_empty(lv) || self.explained_subtree() || self.unclaimed() {
             return Outcome::None;
         }
+        match lv {
+            Value::Object(_) | Value::Array(_) => self.children(lv, false).unwrap_or(Outcome::None),
+            _ => self.leaf_cause(lv).map_or(Outcome::None, Outcome::All),
+        }
+    }
+
+    /// Judges each child of an undeclared map or list; the subtree is `All` when every child is
+    /// wholly added for the same cause, unless `each` asks for the children one by one.
+    fn children(&mut self, lv: &Value, each: bool) -> Option<Outcome> {
+        let mut common: Option<Option<Cause>> = None;
         let mut all = true;
         let mut any = false;
         let mut whole = Vec::new();
         let mut parts = Vec::new();
         let mut child = |w: &mut Self, cv: &Value| match w.undeclared(cv) {
-            Outcome::All => {
+            Outcome::All(cause) => {
                 any = true;
-                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: cv.clone() } });
+                match common {
+                    None => common = Some(Some(cause)),
+                    Some(Some(c)) if c != cause => common = Some(None),
+                    _ => {}
+                }
+                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: cv.clone() }, cause });
             }
             Outcome::None => all = false,
             Outcome::Some(d) => {
@@ -286,35 +374,177 @@ impl Walker<'_, '_> {
                     self.path.pop();
                 }
             }
-            _ => {
-                return if self.leaf_is_drift(lv) { Outcome::All } else { Outcome::None };
+            _ => return None,
+        }
+        Some(match (all && any && !each, common) {
+            (true, Some(Some(cause))) => Outcome::All(cause),
+            _ if any => {
+                whole.extend(parts);
+                Outcome::Some(whole)
             }
-        }
-        if all && any {
-            Outcome::All
-        } else if any {
-            whole.extend(parts);
-            Outcome::Some(whole)
-        } else {
-            Outcome::None
-        }
+            _ => Outcome::None,
+        })
     }
 
-    fn leaf_is_drift(&self, lv: &Value) -> bool {
+    /// Why an undeclared leaf differs, if it does: a value no default explains, written by a
+    /// non-reconciler (drift) or only by a reconciler (pending sync: Git dropped it and the
+    /// reconciler's next apply removes it).
+    fn leaf_cause(&self, lv: &Value) -> Option<Cause> {
         if defaults::explains(self.ctx.kind, &self.path.shape(), lv) {
-            return false;
+            return None;
         }
         match self.attribute {
-            Attribution::ManagedFields { .. } => {
-                self.ctx.managed.owners(self.live_root, &self.path).any(|e| !self.ctx.is_reconciler(e.manager))
+            Attribution::ManagedFields => {
+                let mut owned = false;
+                for e in self.ctx.managed.owners(self.live_root, &self.path) {
+                    if !self.ctx.is_reconciler(e.manager) {
+                        return Some(Cause::Drift);
+                    }
+                    owned = true;
+                }
+                owned.then_some(Cause::PendingSync)
             }
-            Attribution::Defaults { enabled } => enabled,
+            Attribution::Defaults { enabled } => enabled.then_some(Cause::Drift),
         }
     }
 
+    /// Records a difference at a declared field, classified by who owns the field now.
     fn push(&mut self, change: Change) {
-        self.out.push(Difference { path: self.path.clone(), change });
+        let cause = self.declared_cause(&change);
+        self.push_as(change, cause);
     }
+
+    fn push_as(&mut self, change: Change, cause: Cause) {
+        self.out.push(Difference { path: self.path.clone(), change, cause });
+    }
+
+    /// A declared field that differs: drift when a non-reconciler owns it; pending sync when a
+    /// reconciler owns it, or when Git changed it since the reconciler last applied (a field
+    /// Git added is owned by nobody yet). Without managedFields nothing tells, and it is drift.
+    fn declared_cause(&self, change: &Change) -> Cause {
+        if !matches!(self.attribute, Attribution::ManagedFields) {
+            return Cause::Drift;
+        }
+        if self.git_moved() {
+            // Git moved here: a person's value is still theirs, anything else is the reconciler's
+            let foreign = !matches!(change, Change::Missing { .. })
+                && self.ctx.managed.owners(self.live_root, &self.path).any(|e| !self.ctx.is_reconciler(e.manager));
+            return if foreign { Cause::Drift } else { Cause::PendingSync };
+        }
+        if matches!(change, Change::Missing { .. }) {
+            // nobody owns what is absent: removed by hand, since Git did not change it
+            return Cause::Drift;
+        }
+        // a value nobody owns was set by the server (a default, a mutation): the reconciler will
+        // apply Git's; one a reconciler owns is its to change
+        if self.ctx.managed.owners(self.live_root, &self.path).any(|e| !self.ctx.is_reconciler(e.manager)) {
+            Cause::Drift
+        } else {
+            Cause::PendingSync
+        }
+    }
+
+    /// True when Git's value here differs from the baseline's (what the reconciler last applied).
+    fn git_moved(&self) -> bool {
+        let Some(base) = self.ctx.baseline else { return false };
+        let Some(tokens) = self.path.tokens(Side::Desired) else { return false };
+        let here = resolve(self.desired_root, &tokens);
+        let before = resolve(base, &tokens);
+        here != before
+    }
+}
+
+/// The parts of a difference, one level down: a map's keys, a list's items (an atomic list
+/// compared item by item). `None` when it has no parts (a scalar). Used when an ignore rule
+/// names a path inside a difference, so that only that part is suppressed.
+pub fn split(diff: &Difference) -> Option<Vec<Difference>> {
+    let part = |seg: Seg, change: Change| {
+        let mut path = diff.path.clone();
+        path.0.push(seg);
+        Difference { path, change, cause: diff.cause }
+    };
+    let item =
+        |i: usize, live: Option<usize>, desired: Option<usize>| Seg::Item { label: i.to_string(), live, desired };
+    match &diff.change {
+        Change::Added { live: Value::Object(m) } if !m.is_empty() => {
+            Some(m.iter().map(|(k, v)| part(Seg::Field(k.clone()), Change::Added { live: v.clone() })).collect())
+        }
+        Change::Added { live: Value::Array(a) } if !a.is_empty() => Some(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| part(item(i, Some(i), None), Change::Added { live: v.clone() }))
+                .collect(),
+        ),
+        Change::Missing { desired: Value::Object(m) } if !m.is_empty() => {
+            Some(m.iter().map(|(k, v)| part(Seg::Field(k.clone()), Change::Missing { desired: v.clone() })).collect())
+        }
+        Change::Missing { desired: Value::Array(a) } if !a.is_empty() => Some(
+            a.iter()
+                .enumerate()
+                .map(|(i, v)| part(item(i, None, Some(i)), Change::Missing { desired: v.clone() }))
+                .collect(),
+        ),
+        Change::Changed { live: Value::Array(la), desired: Value::Array(da) } => {
+            let mut parts = Vec::new();
+            for i in 0..la.len().max(da.len()) {
+                match (la.get(i), da.get(i)) {
+                    (Some(l), Some(d)) if l != d => parts
+                        .push(part(item(i, Some(i), Some(i)), Change::Changed { live: l.clone(), desired: d.clone() })),
+                    (Some(l), None) => parts.push(part(item(i, Some(i), None), Change::Added { live: l.clone() })),
+                    (None, Some(d)) => {
+                        parts.push(part(item(i, None, Some(i)), Change::Missing { desired: d.clone() }));
+                    }
+                    _ => {}
+                }
+            }
+            Some(parts)
+        }
+        Change::Changed { live: Value::Object(lm), desired: Value::Object(dm) } => {
+            let mut parts = Vec::new();
+            for (k, d) in dm {
+                match lm.get(k) {
+                    Some(l) if l != d => {
+                        parts
+                            .push(part(Seg::Field(k.clone()), Change::Changed { live: l.clone(), desired: d.clone() }));
+                    }
+                    None => parts.push(part(Seg::Field(k.clone()), Change::Missing { desired: d.clone() })),
+                    _ => {}
+                }
+            }
+            for (k, l) in lm {
+                if !dm.contains_key(k) {
+                    parts.push(part(Seg::Field(k.clone()), Change::Added { live: l.clone() }));
+                }
+            }
+            Some(parts)
+        }
+        _ => None,
+    }
+}
+
+/// The value at `tokens` under `root`, if there is one.
+fn resolve<'v>(root: &'v Value, tokens: &[String]) -> Option<&'v Value> {
+    tokens.iter().try_fold(root, |v, t| match v {
+        Value::Object(m) => m.get(t),
+        Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+/// True for the zero values the API server leaves out of an object: `0`, `false`, `""`.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// `metadata.namespace` is part of the key (and dropped by the server on cluster-scoped
+/// objects), so it is never compared as a field.
+fn is_key_part(path: &FieldPath, key: &str) -> bool {
+    key == "namespace" && matches!(path.0.as_slice(), [Seg::Field(m)] if m == "metadata")
 }
 
 /// Looks a key up; small maps (nearly all of a manifest's) are scanned, which beats hashing.
@@ -348,6 +578,7 @@ mod tests {
             group: "apps",
             managed: &managed,
             reconcilers: &["argocd-controller".to_owned()],
+            baseline: None,
         };
         compare(desired, &live, &ctx).into_iter().map(|d| (d.path.to_string(), d.change)).collect()
     }
@@ -391,7 +622,8 @@ mod tests {
         live["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "DEBUG", "value": "1"}]);
         let d = run(&deploy("nginx:1"), &live);
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].0, "spec.template.spec.containers[name=web].env");
+        // reported item by item, the finest path an ignore rule can name
+        assert_eq!(d[0].0, "spec.template.spec.containers[name=web].env[name=DEBUG]");
         assert!(matches!(d[0].1, Change::Added { .. }));
     }
 
@@ -442,10 +674,143 @@ mod tests {
             {"manager": "argocd-controller", "operation": "Apply", "fieldsV1": {"f:metadata": {"f:labels": {"f:team": {}}}}},
             {"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:owner": {}}}}}
         ]);
+        let d = run_causes(&deploy("nginx:1"), &live, None);
+        // the label alice set is drift; the reconciler's label, which Git no longer declares, is
+        // pending sync (its next apply removes it); the unowned dnsPolicy is the server's
+        assert_eq!(
+            d,
+            [
+                ("metadata.labels.owner".to_owned(), Cause::Drift),
+                ("metadata.labels.team".to_owned(), Cause::PendingSync)
+            ]
+        );
+    }
+
+    fn run_causes(desired: &Value, live: &Value, baseline: Option<&Value>) -> Vec<(String, Cause)> {
+        let managed = ManagedFields::of(live);
+        let ctx = Context {
+            kind: "Deployment",
+            group: "apps",
+            managed: &managed,
+            reconcilers: &["argocd-controller".to_owned()],
+            baseline,
+        };
+        compare(desired, live, &ctx).into_iter().map(|d| (d.path.to_string(), d.cause)).collect()
+    }
+
+    fn owned(live: &mut Value, entries: Value) {
+        live["metadata"]["managedFields"] = entries;
+    }
+
+    #[test]
+    fn a_value_the_reconciler_owns_is_pending_sync_one_a_person_owns_is_drift() {
+        // Git moved to nginx:2; Argo CD applied nginx:1 and still owns the image
+        let image =
+            json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:image": {}}}}}}});
+        let mut live = deploy("nginx:1");
+        owned(&mut live, json!([{"manager": "argocd-controller", "operation": "Apply", "fieldsV1": image}]));
+        assert_eq!(
+            run_causes(&deploy("nginx:2"), &live, None),
+            [("spec.template.spec.containers[name=web].image".to_owned(), Cause::PendingSync)]
+        );
+        // alice set nginx:1 with kubectl edit: her value, whatever Git says
+        owned(&mut live, json!([{"manager": "kubectl-edit", "operation": "Update", "fieldsV1": image}]));
+        assert_eq!(
+            run_causes(&deploy("nginx:2"), &live, None),
+            [("spec.template.spec.containers[name=web].image".to_owned(), Cause::Drift)]
+        );
+    }
+
+    #[test]
+    fn a_missing_field_is_pending_sync_only_where_git_moved() {
+        let mut desired = deploy("nginx:1");
+        desired["spec"]["minReadySeconds"] = json!(5);
+        let mut live = deploy("nginx:1");
+        owned(
+            &mut live,
+            json!([{"manager": "argocd-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:replicas": {}}}}]),
+        );
+        // nobody owns an absent field: without history, it was removed by hand
+        assert_eq!(run_causes(&desired, &live, None), [("spec.minReadySeconds".to_owned(), Cause::Drift)]);
+        // Git added it since the object was last in sync
+        let before = deploy("nginx:1");
+        assert_eq!(
+            run_causes(&desired, &live, Some(&before)),
+            [("spec.minReadySeconds".to_owned(), Cause::PendingSync)]
+        );
+        // Git declared it then too: someone removed it
+        assert_eq!(
+            run_causes(&desired, &live, Some(&desired.clone())),
+            [("spec.minReadySeconds".to_owned(), Cause::Drift)]
+        );
+    }
+
+    #[test]
+    fn items_the_reconciler_applied_and_git_removed_are_pending_sync() {
+        let mut live = deploy("nginx:1");
+        live["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "old-sidecar", "image": "busybox"}));
+        owned(
+            &mut live,
+            json!([{"manager": "argocd-controller", "operation": "Apply", "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+                "k:{\"name\":\"web\"}": {".": {}, "f:name": {}}, "k:{\"name\":\"old-sidecar\"}": {".": {}, "f:name": {}, "f:image": {}}}}}}}}]),
+        );
+        assert_eq!(
+            run_causes(&deploy("nginx:1"), &live, None),
+            [("spec.template.spec.containers[name=old-sidecar]".to_owned(), Cause::PendingSync)]
+        );
+    }
+
+    #[test]
+    fn zero_values_the_server_drops_equal_absence() {
+        let mut desired = deploy("nginx:1");
+        desired["spec"]["minReadySeconds"] = json!(0);
+        desired["spec"]["template"]["spec"]["hostNetwork"] = json!(false);
+        desired["spec"]["template"]["spec"]["containers"][0]["workingDir"] = json!("");
+        desired["metadata"]["namespace"] = json!("ignored-on-cluster-scoped");
+        assert!(run(&desired, &deploy("nginx:1")).is_empty());
+        // a declared null and the server's empty string are the same
+        let mut desired = deploy("nginx:1");
+        desired["spec"]["template"]["spec"]["containers"][0]["workingDir"] = Value::Null;
+        let mut live = deploy("nginx:1");
+        live["spec"]["template"]["spec"]["containers"][0]["workingDir"] = json!("");
+        assert!(run(&desired, &live).is_empty());
+        // a zero Git declares is still compared when live has another value
+        let mut desired = deploy("nginx:1");
+        desired["spec"]["minReadySeconds"] = json!(0);
+        let mut live = deploy("nginx:1");
+        live["spec"]["minReadySeconds"] = json!(5);
+        assert_eq!(run(&desired, &live).len(), 1);
+    }
+
+    #[test]
+    fn undeclared_maps_are_reported_key_by_key() {
+        let mut live = deploy("nginx:1");
+        live["spec"]["template"]["metadata"]["annotations"] =
+            json!({"kubectl.kubernetes.io/restartedAt": "now", "team": "x"});
         let d = run(&deploy("nginx:1"), &live);
-        // the label alice set is drift; the reconciler's label and the unowned dnsPolicy are not
-        assert_eq!(d.len(), 1, "{d:?}");
-        assert_eq!(d[0].0, "metadata.labels.owner");
+        let paths: Vec<&str> = d.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.template.metadata.annotations.\"kubectl.kubernetes.io/restartedAt\"",
+                "spec.template.metadata.annotations.team"
+            ]
+        );
+    }
+
+    #[test]
+    fn split_goes_one_level_down() {
+        let d = Difference::drift(
+            FieldPath::default().field("spec").field("args"),
+            Change::Changed { live: json!(["a", "x", "c"]), desired: json!(["a", "b"]) },
+        );
+        let parts: Vec<String> = split(&d).unwrap().iter().map(|p| p.path.to_string()).collect();
+        assert_eq!(parts, ["spec.args[1]", "spec.args[2]"]);
+        let leaf = Difference::drift(FieldPath::default().field("a"), Change::Added { live: json!(1) });
+        assert!(split(&leaf).is_none());
     }
 
     #[test]

@@ -354,6 +354,18 @@ impl<'r> Applicable<'r> {
         self.rules.iter().flat_map(|(r, _)| r.managers.iter().map(String::as_str)).collect()
     }
 
+    /// True when a pointer or jq path of some rule lies strictly inside `diff`: then only part
+    /// of it is ignored, and the difference must be judged part by part.
+    pub fn addresses_below(&self, diff: &Difference) -> bool {
+        let sides = [diff.path.tokens(Side::Live), diff.path.tokens(Side::Desired)];
+        let inside = |t: &[String]| {
+            sides.iter().flatten().any(|prefix| t.len() > prefix.len() && t.starts_with(prefix.as_slice()))
+        };
+        self.rules
+            .iter()
+            .any(|(rule, jq_paths)| rule.pointers.iter().any(|(_, t)| inside(t)) || jq_paths.iter().any(|t| inside(t)))
+    }
+
     /// The rule that suppresses `diff`, if any.
     pub fn suppression(&self, diff: &Difference, live: &Value, managed: &ManagedFields) -> Option<Suppression> {
         let live_tokens = diff.path.tokens(Side::Live);
@@ -410,7 +422,11 @@ mod tests {
         for f in fields {
             p = p.field(f);
         }
-        Difference { path: p, change: Change::Changed { live: json!(1), desired: json!(2) } }
+        Difference {
+            cause: crate::diff::compare::Cause::Drift,
+            path: p,
+            change: Change::Changed { live: json!(1), desired: json!(2) },
+        }
     }
 
     #[test]
@@ -459,7 +475,11 @@ mod tests {
             Some(1),
             None,
         );
-        let d = Difference { path: p, change: Change::Added { live: json!({}) } };
+        let d = Difference {
+            cause: crate::diff::compare::Cause::Drift,
+            path: p,
+            change: Change::Added { live: json!({}) },
+        };
         assert!(app.suppression(&d, &live, &ManagedFields::default()).is_some());
     }
 

@@ -94,14 +94,17 @@ mod tests {
     fn differences_masked() {
         let mut d = vec![
             Difference {
+                cause: crate::diff::compare::Cause::Drift,
                 path: FieldPath::default().field("data").field("EXTRA"),
                 change: Change::Added { live: json!("c2VjcmV0") },
             },
             Difference {
+                cause: crate::diff::compare::Cause::Drift,
                 path: FieldPath::default().field("data").field("A"),
                 change: Change::Changed { live: json!("x"), desired: json!("y") },
             },
             Difference {
+                cause: crate::diff::compare::Cause::Drift,
                 path: FieldPath::default().field("type"),
                 change: Change::Changed { live: json!("Opaque"), desired: json!("tls") },
             },

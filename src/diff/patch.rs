@@ -78,13 +78,23 @@ mod tests {
     fn removals_go_last_highest_index_first() {
         let env = FieldPath::default().field("env");
         let diffs = vec![
-            Difference { path: env.item("name=A".into(), Some(1), None), change: Change::Added { live: json!({}) } },
-            Difference { path: env.item("name=B".into(), Some(3), None), change: Change::Added { live: json!({}) } },
             Difference {
+                cause: crate::diff::compare::Cause::Drift,
+                path: env.item("name=A".into(), Some(1), None),
+                change: Change::Added { live: json!({}) },
+            },
+            Difference {
+                cause: crate::diff::compare::Cause::Drift,
+                path: env.item("name=B".into(), Some(3), None),
+                change: Change::Added { live: json!({}) },
+            },
+            Difference {
+                cause: crate::diff::compare::Cause::Drift,
                 path: FieldPath::default().field("image"),
                 change: Change::Changed { live: json!("a"), desired: json!("b") },
             },
             Difference {
+                cause: crate::diff::compare::Cause::Drift,
                 path: env.item("name=C".into(), None, Some(0)),
                 change: Change::Missing { desired: json!({"name": "C"}) },
             },

@@ -8,7 +8,7 @@ use json_patch::Patch;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::compare::{self, Change, Context, Difference};
+use super::compare::{self, Cause, Change, Context, Difference};
 use super::ignore::{Applicable, Rule};
 use super::managed_fields::{Actor, ManagedFields};
 use super::normalise::{is_secret, needs_copy, normalise};
@@ -52,6 +52,8 @@ pub struct Reported {
     /// What differs; Secret values are masked.
     #[serde(flatten)]
     pub change: Change,
+    /// Drift (a hand edit) or pending sync (Git moved; the reconciler's next apply fixes it).
+    pub cause: Cause,
     /// Non-reconciler managers that own the field in live, from managedFields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<Actor>,
@@ -79,6 +81,9 @@ pub struct ResourceReport {
     pub key: ResourceKey,
     /// Its status.
     pub status: Status,
+    /// Why it is not Synced: drift when any difference is drift, else pending sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     /// The config source it belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -177,13 +182,27 @@ impl DriftReport {
 
 /// Compares one live object with its desired state.
 pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> ResourceReport {
+    diff_resource_since(key, desired, live, settings, None)
+}
+
+/// Compares one live object with its desired state, knowing what Git declared when the object
+/// was last in sync (`baseline`): differences where Git moved since are pending sync. Without
+/// one, a reconciler's `last-applied-configuration` serves.
+pub fn diff_resource_since(
+    key: &ResourceKey,
+    desired: &Value,
+    live: &Value,
+    settings: Settings<'_>,
+    baseline: Option<&Value>,
+) -> ResourceReport {
     let managed = ManagedFields::of(live);
     // copying is the largest cost of a comparison, so objects are copied only when needed
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
     let (d, l) = (d.as_ref(), l.as_ref());
-    let (mut kept, suppressed) = partition(key, d, l, &managed, settings);
+    let (mut kept, suppressed) = partition(key, d, l, &managed, settings, baseline);
     let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
+    let cause = overall_cause(kept.iter().map(|d| d.cause));
     let (mut live_view, mut desired_view) = (None, None);
     if !kept.is_empty() {
         let mut dv = normalise(d);
@@ -211,12 +230,19 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
                     .map(super::managed_fields::Entry::actor)
                     .collect()
             };
-            Reported { path: diff.path.to_string(), pointer: pointer(&diff), change: diff.change, actors }
+            Reported {
+                path: diff.path.to_string(),
+                pointer: pointer(&diff),
+                change: diff.change,
+                cause: diff.cause,
+                actors,
+            }
         })
         .collect();
     ResourceReport {
         key: key.clone(),
         status,
+        cause,
         source: None,
         origin: None,
         marker: None,
@@ -228,6 +254,18 @@ pub fn diff_resource(key: &ResourceKey, desired: &Value, live: &Value, settings:
     }
 }
 
+/// Drift when any cause is drift, pending sync when all are, nothing for none.
+pub fn overall_cause(causes: impl IntoIterator<Item = Cause>) -> Option<Cause> {
+    let mut out = None;
+    for c in causes {
+        if c == Cause::Drift {
+            return Some(c);
+        }
+        out = Some(c);
+    }
+    out
+}
+
 /// The differences that remain after the ignore rules, and those the rules suppressed.
 fn partition(
     key: &ResourceKey,
@@ -235,26 +273,59 @@ fn partition(
     l: &Value,
     managed: &ManagedFields<'_>,
     settings: Settings<'_>,
+    baseline: Option<&Value>,
 ) -> (Vec<Difference>, Vec<Suppressed>) {
-    let ctx = Context { kind: &key.kind, group: &key.group, managed, reconcilers: settings.reconcilers };
-    let all = compare::compare(d, l, &ctx);
+    let mut ctx = Context { kind: &key.kind, group: &key.group, managed, reconcilers: settings.reconcilers, baseline };
+    let mut all = compare::compare(d, l, &ctx);
+    // what is absent has no owner: only what the reconciler last applied can tell a field Git
+    // added (pending sync) from one removed by hand (drift)
+    let applied;
+    if baseline.is_none() && all.iter().any(|x| x.cause == Cause::Drift && matches!(x.change, Change::Missing { .. })) {
+        applied = last_applied_by_reconciler(l, managed, settings.reconcilers);
+        if applied.is_some() {
+            ctx.baseline = applied.as_ref();
+            all = compare::compare(d, l, &ctx);
+        }
+    }
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
     if !all.is_empty() {
         let applicable = Applicable::new(settings.rules, key, d, l);
-        for diff in all {
-            match applicable.suppression(&diff, l, managed) {
-                Some(s) => suppressed.push(Suppressed {
+        let mut queue = all;
+        while let Some(diff) = queue.pop() {
+            if let Some(s) = applicable.suppression(&diff, l, managed) {
+                suppressed.push(Suppressed {
                     path: diff.path.to_string(),
                     pointer: pointer(&diff),
                     rule: s.rule,
                     matched: s.matched,
-                }),
-                None => kept.push(diff),
+                });
+            } else if applicable.addresses_below(&diff)
+                && let Some(parts) = compare::split(&diff)
+            {
+                // a rule names part of this difference: judge its parts one by one
+                queue.extend(parts.into_iter().rev());
+            } else {
+                kept.push(diff);
             }
         }
+        kept.reverse();
+        suppressed.reverse();
     }
     (kept, suppressed)
+}
+
+/// The `last-applied-configuration` a reconciler wrote (client-side apply, Argo CD's default):
+/// Git as that reconciler last applied it.
+fn last_applied_by_reconciler(live: &Value, managed: &ManagedFields<'_>, reconcilers: &[String]) -> Option<Value> {
+    const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+    let text = live.pointer("/metadata/annotations")?.get(LAST_APPLIED)?.as_str()?;
+    let path = super::path::FieldPath::default().field("metadata").field("annotations").field(LAST_APPLIED);
+    let writers = managed.touching(live, &path);
+    if writers.is_empty() || !writers.iter().all(|e| reconcilers.iter().any(|r| r == e.manager)) {
+        return None;
+    }
+    serde_json::from_str(text).ok()
 }
 
 /// Only the paths where `live` departs from `desired` after the ignore rules: what admission
@@ -263,7 +334,7 @@ pub fn drift_paths(key: &ResourceKey, desired: &Value, live: &Value, settings: S
     let managed = ManagedFields::of(live);
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
-    partition(key, d.as_ref(), l.as_ref(), &managed, settings).0.iter().map(|d| d.path.to_string()).collect()
+    partition(key, d.as_ref(), l.as_ref(), &managed, settings, None).0.iter().map(|d| d.path.to_string()).collect()
 }
 
 /// The distinct actors of a set of differences, in first-seen order: who drifted an object.
@@ -339,7 +410,7 @@ impl<'a> Comparison<'a> {
             }
         }
         if !declared && let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label) {
-            self.extras.insert(live.key.clone(), extra(&live, marker));
+            self.extras.insert(live.key.clone(), extra(&live, marker, self.reconcilers));
         }
         self.seen.insert(live.key, live.origin);
         Ok(())
@@ -378,7 +449,18 @@ pub fn diff_sets(
     Ok(cmp.finish())
 }
 
-fn extra(live: &Manifest, marker: Marker) -> ResourceReport {
+/// Why an object Git no longer declares is still live: pending sync (prune) when only
+/// reconcilers ever wrote it, drift when anyone else did (or nothing says who did).
+pub fn extra_cause(live: &Value, reconcilers: &[String]) -> Cause {
+    let managed = ManagedFields::of(live);
+    if !managed.is_empty() && managed.entries.iter().all(|e| reconcilers.iter().any(|r| r == e.manager)) {
+        Cause::PendingSync
+    } else {
+        Cause::Drift
+    }
+}
+
+fn extra(live: &Manifest, marker: Marker, reconcilers: &[String]) -> ResourceReport {
     let mut view = normalise(&live.object);
     if is_secret(&live.object) {
         mask::object_pair(&mut view, &mut Value::Null);
@@ -386,6 +468,7 @@ fn extra(live: &Manifest, marker: Marker) -> ResourceReport {
     ResourceReport {
         key: live.key.clone(),
         status: Status::Extra,
+        cause: Some(extra_cause(&live.object, reconcilers)),
         source: None,
         origin: Some(live.origin.to_string()),
         marker: Some(marker),
@@ -405,6 +488,8 @@ fn missing(key: &ResourceKey, desired: &Value) -> ResourceReport {
     ResourceReport {
         key: key.clone(),
         status: Status::Missing,
+        // nothing live to read: without history a missing object counts as removed
+        cause: Some(Cause::Drift),
         source: None,
         origin: None,
         marker: None,
@@ -448,16 +533,16 @@ fn insert(view: &mut Value, path: &[Seg], value: Value) {
         return;
     };
     let mut cur = view;
-    for seg in parents {
+    for (i, seg) in parents.iter().enumerate() {
+        // an undeclared list is made a list, so that an added item goes into it
+        let list_next = matches!(path.get(i + 1), Some(Seg::Item { .. }));
         cur = match seg {
             Seg::Field(k) => {
-                if !cur.is_object() {
-                    return;
-                }
                 let Some(map) = cur.as_object_mut() else {
                     return;
                 };
-                map.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()))
+                map.entry(k.clone())
+                    .or_insert_with(|| if list_next { Value::Array(Vec::new()) } else { Value::Object(Map::new()) })
             }
             Seg::Item { desired: Some(i), .. } => match cur.get_mut(*i) {
                 Some(next) => next,

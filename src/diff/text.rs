@@ -64,6 +64,9 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
         Status::Extra => style.paint("35", "Extra"),
     };
     let _ = write!(out, "{} {status}", style.paint("1", &r.key.human()));
+    if let Some(cause) = r.cause {
+        let _ = write!(out, " ({})", cause.word());
+    }
     if let Some(src) = &r.source {
         let _ = write!(out, "  source={src}");
     }
@@ -85,6 +88,9 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
             Change::Added { live } => ("added", format!("not in Git: {}", short(live))),
         };
         let _ = write!(out, "  {:<8} {}  {}", word, d.path, detail);
+        if d.cause == crate::diff::compare::Cause::PendingSync {
+            out.push_str("  (pending sync: the reconciler's next apply)");
+        }
         if !d.actors.is_empty() {
             let who: Vec<String> = d.actors.iter().map(ToString::to_string).collect();
             let _ = write!(out, "  by {}", who.join("; "));

@@ -210,7 +210,13 @@ mod tests {
     use serde_json::json;
 
     fn reported(path: &str, pointer: &str, change: Change) -> Reported {
-        Reported { path: path.into(), pointer: pointer.into(), change, actors: Vec::new() }
+        Reported {
+            path: path.into(),
+            pointer: pointer.into(),
+            change,
+            cause: crate::diff::compare::Cause::Drift,
+            actors: Vec::new(),
+        }
     }
 
     fn desired() -> Value {
