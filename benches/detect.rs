@@ -49,6 +49,7 @@ fn spec() -> SourceSpec {
         rules: Arc::from(vec![Rule::status()]),
         objects: Arc::new(objects),
         error: None,
+        owner: None,
     }
 }
 

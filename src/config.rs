@@ -112,6 +112,12 @@ pub struct Source {
     /// This source's own ignore rules.
     #[serde(default)]
     pub ignore_differences: Vec<IgnoreRuleSpec>,
+    /// The GitOps identity that reconciles this source (an Argo CD Application, a Flux
+    /// Kustomization or HelmRelease). With it, objects that carry its marker and that Git no
+    /// longer declares are Extra, and pending sync is left to that reconciler; without it,
+    /// nothing undeclared is reported and driftgate itself is the reconciler.
+    #[serde(default)]
+    pub owner: Option<crate::model::ownership::Owner>,
 }
 
 /// A Git repository to read a source from.
@@ -605,6 +611,9 @@ impl Config {
             }
             if self.sources[..i].iter().any(|o| o.name == s.name) {
                 return Err(invalid(format!("sources[{i}].name: {:?} is used twice", s.name)));
+            }
+            if let Some(problem) = s.owner.as_ref().and_then(crate::model::ownership::Owner::problem) {
+                return Err(invalid(format!("sources[{i}].owner: {problem}")));
             }
         }
         let r = &self.self_heal.retry;

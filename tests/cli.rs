@@ -98,11 +98,20 @@ fn extra_objects_with_markers_are_reported() {
         "l.yaml",
         "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: a, namespace: n}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: old, namespace: n, labels: {kustomize.toolkit.fluxcd.io/name: apps}}}\n- {apiVersion: v1, kind: ConfigMap, metadata: {name: unmanaged, namespace: n}}\n",
     );
+    // Extra only for the owner the source names: without one, nothing undeclared is ours
     let o = run(&["diff", "--desired", &desired, "--live", &live]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = run(&["diff", "--desired", &desired, "--live", &live, "--owner", "flux-kustomization:flux-system/apps"]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(out.contains("ConfigMap n/old Extra"), "{out}");
     assert!(!out.contains("unmanaged"), "{out}");
+    // another Kustomization's objects are never reported
+    let o = run(&["diff", "--desired", &desired, "--live", &live, "--owner", "flux-kustomization:flux-system/infra"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = run(&["diff", "--desired", &desired, "--live", &live, "--owner", "flux:apps"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown owner kind"), "{}", stderr(&o));
 }
 
 #[test]

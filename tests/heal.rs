@@ -35,7 +35,7 @@ fn heal(api: &FakeApiServer, rules: &[Rule]) -> (Action, Result<u32, Option<u16>
     let live = api.get("Deployment", Some("demo"), "web");
     let reconcilers = vec!["argocd-controller".to_owned()];
     let settings = Settings { rules, reconcilers: &reconcilers, instance_label: false };
-    let action = from_objects(&key(), Some(&yaml(DEPLOYMENT)), live.as_ref(), settings, false);
+    let action = from_objects(&key(), Some(&yaml(DEPLOYMENT)), live.as_ref(), settings, false, None);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let result = rt.block_on(async {
         let conn = cluster::connect(Some(&kubeconfig), None).await.unwrap();
@@ -128,7 +128,7 @@ fn a_plan_made_on_an_older_object_fails_instead_of_clobbering() {
     let reconcilers = vec!["argocd-controller".to_owned()];
     let r = rules("");
     let settings = Settings { rules: &r, reconcilers: &reconcilers, instance_label: false };
-    let action = from_objects(&key(), Some(&yaml(DEPLOYMENT)), Some(&stale), settings, false);
+    let action = from_objects(&key(), Some(&yaml(DEPLOYMENT)), Some(&stale), settings, false, None);
     let tmp = tempfile::tempdir().unwrap();
     let kubeconfig = api.kubeconfig(tmp.path());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -183,8 +183,9 @@ pub fn admission_event(req: &Request, verdict: &Verdict, info: Option<&SourceInf
     Some(CloudEvent::new(event_type, req.uid.clone(), time, verdict.key.as_ref().map(ToString::to_string), data))
 }
 
-/// The event for a drift transition (`dev.driftgate.drift.detected` or `.resolved`), or `None`
-/// for moves that are not news. `actor` names who let the change in, when driftgate saw it.
+/// The event for a drift transition (`dev.driftgate.drift.detected` or `.resolved` for hand
+/// changes, `dev.driftgate.sync.pending` or `.completed` for Git changes the reconciler has yet
+/// to apply), or `None` for moves that are not news. `actor` names who let the change in, when driftgate saw it.
 /// `live_version` is the object's resourceVersion: with it the id is the same on every replica
 /// that sees the transition, so receivers dedup them; without it (a Missing object) the time
 /// keeps ids apart.
@@ -202,12 +203,12 @@ pub fn drift_event(
         actor,
         object: Some(t.key.clone()),
         paths: t.paths.clone(),
-        action: kind.strip_prefix("drift.").map(str::to_owned),
+        action: kind.split_once('.').map(|(_, a)| a.to_owned()),
         source: Some(t.source.clone()),
         revision: info.and_then(|i| i.revision.clone()),
         commit: info.and_then(|i| i.commit.clone()),
         details: details(serde_json::json!({
-            "status": t.to, "previous": t.from, "actors": t.actors,
+            "status": t.to, "previous": t.from, "cause": t.cause, "actors": t.actors,
             "repo": info.and_then(|i| i.repo.as_deref()), "path": info.map(|i| i.path.as_str()),
         })),
         ..Data::default()
@@ -380,6 +381,8 @@ mod tests {
             key: ResourceKey::new("apps", "Deployment", Some("demo"), "web"),
             from: Some(crate::detect::State::Synced),
             to: Some(crate::detect::State::OutOfSync),
+            from_cause: None,
+            cause: Some(crate::diff::compare::Cause::Drift),
             paths: vec!["spec.replicas".into()],
             actors: Vec::new(),
         };

@@ -58,6 +58,8 @@ pub fn classify(e: &CloudEvent) -> Option<(&'static str, &'static str, String)> 
         "admission.breakglass" => ("BreakGlass", true, "Allow".to_owned()),
         "drift.detected" => ("DriftDetected", true, "Detect".to_owned()),
         "drift.resolved" => ("DriftResolved", false, "Detect".to_owned()),
+        // Git moved and the reconciler has not applied yet: news, not an alarm
+        "sync.pending" => ("SyncPending", false, "Detect".to_owned()),
         "heal.applied" => ("Healed", false, capitalised(action.as_deref().unwrap_or("revert"))),
         "heal.applied.dryrun" => ("HealPlanned", false, capitalised(action.as_deref().unwrap_or("revert"))),
         "heal.failed" => ("HealFailed", true, capitalised(action.as_deref().unwrap_or("revert"))),
@@ -76,16 +78,34 @@ fn capitalised(s: &str) -> String {
 /// The note: who, which paths, what came of it; at most [`NOTE_LIMIT`] bytes.
 pub fn note(e: &CloudEvent, reason: &str) -> String {
     let who = match (&e.data.actor.username, &e.data.actor.field_manager) {
-        (Some(u), Some(m)) => format!("{u} ({m})"),
-        (Some(u), None) => u.clone(),
-        (None, Some(m)) => m.clone(),
-        (None, None) => "unknown".to_owned(),
+        (Some(u), Some(m)) => Some(format!("{u} ({m})")),
+        (Some(u), None) => Some(u.clone()),
+        (None, Some(m)) => Some(m.clone()),
+        (None, None) => None,
     };
-    let mut text = format!("{reason}: {who}");
-    if !e.data.paths.is_empty() {
-        text.push_str(" changed ");
-        text.push_str(&e.data.paths.join(", "));
-    }
+    let paths = e.data.paths.join(", ");
+    let status = e.data.details.get("status").and_then(serde_json::Value::as_str);
+    // say what happened; a person is named only when managedFields or the admission trail did
+    let mut text = match (reason, who, status) {
+        ("SyncPending", _, Some("Missing")) => {
+            format!("{reason}: Git declares it; waiting for the reconciler to create it")
+        }
+        ("SyncPending", _, Some("Extra")) => {
+            format!("{reason}: Git no longer declares it; waiting for the reconciler to prune it")
+        }
+        ("SyncPending", _, _) => format!("{reason}: Git changed {paths}; waiting for the reconciler to apply it"),
+        ("DriftResolved", _, _) => format!("{reason}: matches Git again"),
+        (_, None, Some("Missing")) => format!("{reason}: Git declares it but it is not in the cluster (deleted?)"),
+        (_, None, Some("Extra")) => {
+            format!("{reason}: it carries this source's ownership marker but Git does not declare it")
+        }
+        (_, None, _) if !paths.is_empty() => {
+            format!("{reason}: {paths} differ from Git; no field manager recorded who")
+        }
+        (_, None, _) => reason.to_owned(),
+        (_, Some(who), _) if !paths.is_empty() => format!("{reason}: {who} changed {paths}"),
+        (_, Some(who), _) => format!("{reason}: {who}"),
+    };
     if let Some(s) = &e.data.source {
         text.push_str("; source ");
         text.push_str(s);

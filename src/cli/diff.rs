@@ -10,6 +10,7 @@ use super::{live, source};
 use crate::config::Config;
 use crate::diff::report::{Comparison, SourceSet};
 use crate::diff::text::{self, Style};
+use crate::model::ownership::Owner;
 use crate::model::scope::Scopes;
 use crate::model::{ResourceKey, load};
 
@@ -25,6 +26,11 @@ pub struct DiffArgs {
     /// Compare only this config source.
     #[arg(long, conflicts_with = "desired")]
     pub source: Option<String>,
+    /// With --desired: the GitOps identity that reconciles it (`argocd:APP`,
+    /// `flux-kustomization:NAMESPACE/NAME`, `flux-helmrelease:NAMESPACE/NAME`); live objects
+    /// carrying its marker that Git does not declare are Extra. Without it none are reported.
+    #[arg(long, requires = "desired", value_parser = parse_owner)]
+    pub owner: Option<Owner>,
     /// Live objects: what `kubectl get -o yaml|json` prints, a file of objects, or a folder.
     #[arg(long)]
     pub live: String,
@@ -57,6 +63,24 @@ pub enum Format {
     Json,
 }
 
+/// Parses `--owner`: `argocd:APP`, `flux-kustomization:NS/NAME` or `flux-helmrelease:NS/NAME`.
+fn parse_owner(s: &str) -> Result<Owner, String> {
+    let (tool, id) =
+        s.split_once(':').ok_or("expected argocd:APP, flux-kustomization:NS/NAME or flux-helmrelease:NS/NAME")?;
+    let owner = match tool {
+        "argocd" => Owner { argocd_application: Some(id.to_owned()), ..Owner::default() },
+        "flux-kustomization" => Owner { flux_kustomization: Some(id.to_owned()), ..Owner::default() },
+        "flux-helmrelease" => Owner { flux_helm_release: Some(id.to_owned()), ..Owner::default() },
+        other => {
+            return Err(format!("unknown owner kind {other:?}: use argocd, flux-kustomization or flux-helmrelease"));
+        }
+    };
+    match owner.problem() {
+        Some(p) => Err(p),
+        None => Ok(owner),
+    }
+}
+
 /// Runs `diff`.
 pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     let config = match &args.config {
@@ -66,12 +90,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     let reconcilers = config.reconcilers.all_field_managers();
     let ns = args.namespace.as_deref();
 
-    // (source name, rules, desired set)
+    // (source name, rules, desired set, owner)
     let mut sources = Vec::new();
     let mut infos = Vec::new();
     if let Some(path) = &args.desired {
         let (manifests, info) = source::render_path(path, ns, &args.git)?;
-        sources.push((None, config.rules(None)?, load::index(manifests)?));
+        sources.push((None, config.rules(None)?, load::index(manifests)?, args.owner.clone()));
         infos.push(info);
     } else {
         let selected: Vec<_> = match &args.source {
@@ -83,7 +107,12 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
         }
         for src in selected {
             let (manifests, info) = source::render_source(src, ns, &args.git)?;
-            sources.push((Some(src.name.clone()), config.rules(Some(&src.name))?, load::index(manifests)?));
+            sources.push((
+                Some(src.name.clone()),
+                config.rules(Some(&src.name))?,
+                load::index(manifests)?,
+                src.owner.clone(),
+            ));
             infos.push(info);
         }
     }
@@ -95,7 +124,7 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     // comparison borrows the desired sets; the live objects then stream into it
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cluster = if args.live == "cluster" {
-        let mut sets: Vec<_> = sources.iter_mut().map(|(_, _, set)| set).collect();
+        let mut sets: Vec<_> = sources.iter_mut().map(|(_, _, set, _)| set).collect();
         let found = runtime.block_on(async {
             let conn = args.cluster.connect().await?;
             let kinds = live::discover(&conn, &sets).await;
@@ -110,11 +139,13 @@ pub fn run(args: &DiffArgs) -> anyhow::Result<u8> {
     };
     let mut findings = live::Findings::default();
 
-    let sets: Vec<SourceSet<'_>> =
-        sources.iter().map(|(name, rules, desired)| SourceSet { name: name.as_deref(), rules, desired }).collect();
+    let sets: Vec<SourceSet<'_>> = sources
+        .iter()
+        .map(|(name, rules, desired, owner)| SourceSet { name: name.as_deref(), rules, desired, owner: owner.as_ref() })
+        .collect();
     let mut comparison = Comparison::new(sets, &reconcilers, config.ownership.instance_label);
     // namespaces of live objects follow the same scopes as Git's (CRDs declared there included)
-    let scopes = Scopes::learn(sources.iter().flat_map(|(_, _, set)| set.values().map(|m| &m.object)));
+    let scopes = Scopes::learn(sources.iter().flat_map(|(_, _, set, _)| set.values().map(|m| &m.object)));
     let mut observe = |value, origin| comparison.observe(load::manifest(value, origin, ns, &scopes)?);
     match args.live.as_str() {
         "cluster" => {

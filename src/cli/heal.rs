@@ -65,7 +65,7 @@ pub fn run(args: &HealArgs) -> anyhow::Result<u8> {
         let mut drifted = engine.drifted();
         drifted.sort_by_key(|d| d.status == crate::detect::State::Extra);
         let mut lines = Vec::new();
-        for d in drifted {
+        for d in drifted.into_iter().filter(crate::detect::Drifted::wants_heal) {
             let Some((ar, namespaced)) = resource_of(&conn, &d.key, d.desired.as_ref()).await else {
                 lines.push((false, json!({"object": d.key, "source": d.source, "error": "kind not served"})));
                 continue;

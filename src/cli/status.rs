@@ -140,6 +140,7 @@ pub(super) async fn engine_once(
             rules: Arc::from(config.rules(Some(&src.name))?),
             objects: Arc::new(declared::declare(load::index(manifests)?)),
             error: None,
+            owner: src.owner.clone(),
         });
     }
     let now = crate::audit::now_rfc3339();
@@ -227,7 +228,7 @@ pub fn table(sources: &[SourceStatus], wide: bool) -> String {
     let mut out = columns(&rows);
     if wide {
         let mut rows =
-            vec![["SOURCE", "RESOURCE", "STATUS", "SINCE", "DRIFTED BY", "PATHS"].map(str::to_owned).to_vec()];
+            vec![["SOURCE", "RESOURCE", "STATUS", "CAUSE", "SINCE", "DRIFTED BY", "PATHS"].map(str::to_owned).to_vec()];
         for s in sources {
             for r in s.resources.iter().flatten().filter(|r| r.status != State::Synced) {
                 let by: Vec<String> = r.actors.iter().map(ToString::to_string).collect();
@@ -241,6 +242,12 @@ pub fn table(sources: &[SourceStatus], wide: bool) -> String {
                     s.name.clone(),
                     r.key.human(),
                     format!("{:?}", r.status),
+                    r.cause
+                        .map_or("-", |c| match c {
+                            crate::diff::compare::Cause::Drift => "drift",
+                            crate::diff::compare::Cause::PendingSync => "pending-sync",
+                        })
+                        .to_owned(),
                     r.since.clone(),
                     if by.is_empty() { "-".into() } else { by.join("; ") },
                     paths.join(", "),
@@ -253,6 +260,7 @@ pub fn table(sources: &[SourceStatus], wide: bool) -> String {
                     s.name.clone(),
                     q.key.human(),
                     "Quarantined".into(),
+                    "drift".into(),
                     "-".into(),
                     q.quarantine.competitor.clone().unwrap_or_else(|| "-".into()),
                     format!(

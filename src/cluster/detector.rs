@@ -166,6 +166,7 @@ impl Detector {
                     rules: self.rules.get(&s.name).cloned().unwrap_or_else(|| Arc::from(vec![Rule::status()])),
                     objects: Arc::clone(&state.objects),
                     error: state.error.clone(),
+                    owner: s.owner.clone(),
                 })
             })
             .collect();

@@ -117,7 +117,7 @@ impl Healer {
             let mut drifted = self.detector.engine().drifted();
             // Argo CD's PruneLast: deletions after every other heal
             drifted.sort_by_key(|d| d.status == State::Extra);
-            for d in drifted {
+            for d in drifted.into_iter().filter(Drifted::wants_heal) {
                 if !*self.leader.borrow() {
                     break;
                 }
@@ -311,7 +311,7 @@ pub async fn plan_one(
     let live = api.get_opt(&d.key.name).await?.map(|o| super::list::to_json(o, ar));
     let desired = d.desired.as_ref().map(Declared::object);
     let settings = Settings { rules: &d.rules, reconcilers: who.reconcilers, instance_label: who.instance_label };
-    Ok(from_objects(&d.key, desired.as_ref(), live.as_ref(), settings, prune))
+    Ok(from_objects(&d.key, desired.as_ref(), live.as_ref(), settings, prune, d.owner.as_ref()))
 }
 
 fn api_code(e: &kube::Error) -> u16 {

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::projection::Projection;
+use crate::diff::compare::Cause;
 use crate::diff::ignore::Rule;
 use crate::diff::managed_fields::Actor;
 use crate::diff::report::{self, Reported, Settings, SourceInfo};
-use crate::model::ownership::Marker;
+use crate::model::ownership::{Marker, Owner};
 use crate::model::{Declared, ResourceKey};
 
 /// A resource's status in one source.
@@ -64,6 +65,9 @@ pub struct SourceSpec {
     pub objects: Arc<BTreeMap<ResourceKey, Declared>>,
     /// The last fetch or render error, if the objects are stale.
     pub error: Option<String>,
+    /// The GitOps identity that reconciles it, if one does: Extra objects must carry its
+    /// marker, and pending sync is left to it.
+    pub owner: Option<Owner>,
 }
 
 /// One resource's status, as the status API shows it.
@@ -74,6 +78,14 @@ pub struct ResourceState {
     pub key: ResourceKey,
     /// Its status.
     pub status: State,
+    /// Why it is OutOfSync, Missing or Extra: drift (a hand change) or pending sync (Git moved
+    /// and the reconciler has not applied yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
+    /// The desired set the resource was last Synced with: what the reconciler applied, so that
+    /// a field Git changed since is pending sync. An `Arc` of the whole revision, shared.
+    #[serde(skip)]
+    pub baseline: Option<Arc<BTreeMap<ResourceKey, Declared>>>,
     /// When it entered this status (RFC 3339).
     pub since: String,
     /// Why it is Unknown or Missing, when the kind explains it.
@@ -104,6 +116,10 @@ pub struct Transition {
     pub from: Option<State>,
     /// The status after (`None`: no longer tracked).
     pub to: Option<State>,
+    /// The cause before.
+    pub from_cause: Option<Cause>,
+    /// The cause after: drift or pending sync.
+    pub cause: Option<Cause>,
     /// The drifted paths.
     pub paths: Vec<String>,
     /// Who drifted it.
@@ -111,14 +127,26 @@ pub struct Transition {
 }
 
 impl Transition {
-    /// `drift.detected`, `drift.resolved`, or nothing for moves that are not news.
+    /// `drift.detected` and `drift.resolved` for hand changes; `sync.pending` and
+    /// `sync.completed` for Git changes the reconciler has yet to apply; nothing for moves that
+    /// are not news.
     pub fn event(&self) -> Option<&'static str> {
-        let was = self.from.is_some_and(State::is_drift);
-        let is = self.to.is_some_and(State::is_drift);
-        match (was, is) {
-            (_, true) => Some("drift.detected"),
-            (true, false) if self.to != Some(State::Unknown) => Some("drift.resolved"),
-            _ => None,
+        let alarm =
+            |s: Option<State>, c: Option<Cause>| s.is_some_and(State::is_drift) && c != Some(Cause::PendingSync);
+        let pending =
+            |s: Option<State>, c: Option<Cause>| s.is_some_and(State::is_drift) && c == Some(Cause::PendingSync);
+        let (was_alarm, is_alarm) = (alarm(self.from, self.from_cause), alarm(self.to, self.cause));
+        let (was_pending, is_pending) = (pending(self.from, self.from_cause), pending(self.to, self.cause));
+        if is_alarm {
+            Some("drift.detected")
+        } else if was_alarm && self.to != Some(State::Unknown) {
+            Some("drift.resolved")
+        } else if is_pending {
+            Some("sync.pending")
+        } else if was_pending && matches!(self.to, Some(State::Synced) | None) {
+            Some("sync.completed")
+        } else {
+            None
         }
     }
 }
@@ -137,10 +165,22 @@ pub struct Counts {
     pub extra: usize,
     /// Resources of unknown status.
     pub unknown: usize,
+    /// OutOfSync, Missing or Extra resources with drift (a hand change).
+    #[serde(default)]
+    pub drift: usize,
+    /// OutOfSync, Missing or Extra resources whose differences are all pending sync.
+    #[serde(default)]
+    pub pending_sync: usize,
 }
 
 impl Counts {
-    fn add(&mut self, s: State) {
+    fn add(&mut self, s: State, cause: Option<Cause>) {
+        if s.is_drift() {
+            match cause {
+                Some(Cause::PendingSync) => self.pending_sync += 1,
+                _ => self.drift += 1,
+            }
+        }
         match s {
             State::Synced => self.synced += 1,
             State::OutOfSync => self.out_of_sync += 1,
@@ -220,6 +260,11 @@ pub struct Drifted {
     pub key: ResourceKey,
     /// OutOfSync, Missing or Extra.
     pub status: State,
+    /// Drift or pending sync.
+    pub cause: Option<Cause>,
+    /// The source's owner: the GitOps reconciler in charge, if any. Only its objects are pruned,
+    /// and pending sync is its job.
+    pub owner: Option<Owner>,
     /// Git's object (none for Extra), compact: parsed only if the healer gets to it.
     pub desired: Option<Declared>,
     /// The source's rules.
@@ -228,6 +273,16 @@ pub struct Drifted {
     pub resource_version: Option<String>,
     /// The differences, Secret values masked: the before and after of the heal.
     pub differences: Vec<Reported>,
+}
+
+impl Drifted {
+    /// Whether self-heal should act: on drift always; on pending sync only where no GitOps
+    /// reconciler is in charge (driftgate is then the reconciler). Never on an object without a
+    /// name or kind.
+    pub fn wants_heal(&self) -> bool {
+        let theirs = self.owner.is_some() && self.cause == Some(Cause::PendingSync);
+        !(self.key.name.is_empty() || self.key.kind.is_empty() || theirs)
+    }
 }
 
 /// The detector's state.
@@ -239,13 +294,17 @@ pub struct Engine {
     live: HashMap<ResourceKey, Projection>,
     kinds: BTreeMap<(String, String), KindState>,
     states: Vec<BTreeMap<ResourceKey, ResourceState>>,
-    /// Per source, the (group, kind) pairs it declares, to attribute unnamed Extra objects.
+    /// Per source, the (group, kind) pairs it declares, for the kinds its status reports.
     declared_kinds: Vec<HashSet<(String, String)>>,
+    /// Per source, the keys a revision added while this engine watched and that have not been
+    /// seen live since: Missing is then pending sync (the reconciler has yet to create them).
+    new_in_git: Vec<HashSet<ResourceKey>>,
 }
 
 /// What one evaluation concluded.
 struct Judgement {
     status: State,
+    cause: Option<Cause>,
     reason: Option<String>,
     resource_version: Option<String>,
     marker: Option<Marker>,
@@ -268,16 +327,38 @@ impl Engine {
     pub fn set_sources(&mut self, sources: Vec<SourceSpec>, now: &str) -> Vec<Transition> {
         let mut old: HashMap<String, BTreeMap<ResourceKey, ResourceState>> =
             self.sources.iter().map(|s| s.name.clone()).zip(std::mem::take(&mut self.states)).collect();
+        let mut carried: HashMap<String, HashSet<ResourceKey>> =
+            self.sources.iter().map(|s| s.name.clone()).zip(std::mem::take(&mut self.new_in_git)).collect();
         self.declared_kinds =
             sources.iter().map(|s| s.objects.keys().map(|k| (k.group.clone(), k.kind.clone())).collect()).collect();
         let previous: HashMap<String, SourceSpec> =
             std::mem::replace(&mut self.sources, sources).into_iter().map(|s| (s.name.clone(), s)).collect();
         self.states = self.sources.iter().map(|s| old.remove(&s.name).unwrap_or_default()).collect();
+        self.new_in_git = self
+            .sources
+            .iter()
+            .map(|s| match previous.get(&s.name) {
+                Some(before) => {
+                    let mut fresh = carried.remove(&s.name).unwrap_or_default();
+                    fresh.retain(|k| s.objects.contains_key(k));
+                    fresh.extend(s.objects.keys().filter(|k| !before.objects.contains_key(*k)).cloned());
+                    fresh
+                }
+                None => HashSet::new(),
+            })
+            .collect();
         let mut out = Vec::new();
         // sources that went away resolve what they tracked
         for (name, states) in old {
             for (key, st) in states {
-                out.push(Transition { source: name.clone(), key, from: Some(st.status), to: None, ..none() });
+                out.push(Transition {
+                    source: name.clone(),
+                    key,
+                    from: Some(st.status),
+                    from_cause: st.cause,
+                    to: None,
+                    ..none()
+                });
             }
         }
         for i in 0..self.sources.len() {
@@ -331,7 +412,16 @@ impl Engine {
         // the projection is what is compared, so the status always matches what is kept
         let live = projection.object();
         self.live.insert(key.clone(), projection);
+        self.seen_live(key);
         self.evaluate(key, Some(&live), now)
+    }
+
+    /// Once an object Git added has been live, its absence is someone's deletion, not a sync
+    /// still to come.
+    fn seen_live(&mut self, key: &ResourceKey) {
+        for fresh in &mut self.new_in_git {
+            fresh.remove(key);
+        }
     }
 
     /// A live object was deleted.
@@ -362,6 +452,7 @@ impl Engine {
             self.live.remove(key);
         }
         for (key, projection) in objects {
+            self.seen_live(&key);
             self.live.insert(key, projection);
         }
         self.kinds.insert((group.to_owned(), kind.to_owned()), KindState::Watching);
@@ -430,19 +521,23 @@ impl Engine {
         let src = &self.sources[i];
         let Some(want) = want else {
             let marker = projection.and_then(|p| p.marker.clone())?;
-            if self.owner_of_extra(key, &marker) != Some(i) {
+            // only this source's own reconciler's objects: another application's are not ours
+            if !src.owner.as_ref().is_some_and(|o| o.owns(&marker)) {
                 return None;
             }
             return Some(Judgement {
                 status: State::Extra,
+                cause: live.map(|l| report::extra_cause(l, &self.reconcilers)),
                 reason: None,
                 resource_version: projection.map(|p| p.resource_version.to_string()),
                 marker: Some(marker),
                 differences: Vec::new(),
             });
         };
+        let missing_cause = if self.new_in_git[i].contains(key) { Cause::PendingSync } else { Cause::Drift };
         let blank = |status, reason: Option<String>| Judgement {
             status,
+            cause: (status == State::Missing).then_some(missing_cause),
             reason,
             resource_version: None,
             marker: None,
@@ -459,11 +554,13 @@ impl Engine {
         let Some(live) = live else { return Some(blank(State::Missing, None)) };
         let settings =
             Settings { rules: &src.rules, reconcilers: &self.reconcilers, instance_label: self.instance_label };
+        let baseline = self.baseline(i, key, want);
         let want = want.object();
-        let r = report::diff_resource(key, &want, live, settings);
+        let r = report::diff_resource_since(key, &want, live, settings, baseline.as_ref());
         let status = if r.differences.is_empty() { State::Synced } else { State::OutOfSync };
         Some(Judgement {
             status,
+            cause: r.cause,
             reason: None,
             resource_version: projection.map(|p| p.resource_version.to_string()),
             marker: None,
@@ -471,23 +568,20 @@ impl Engine {
         })
     }
 
+    /// Git's object as of the revision this resource was last Synced with, when Git has changed
+    /// it since; `None` when it has not (or it was never seen in sync).
+    fn baseline(&self, i: usize, key: &ResourceKey, want: &Declared) -> Option<Value> {
+        let set = self.states[i].get(key)?.baseline.as_ref()?;
+        if Arc::ptr_eq(set, &self.sources[i].objects) {
+            return None;
+        }
+        let before = set.get(key)?;
+        (before.bytes() != want.bytes()).then(|| before.object())
+    }
+
     /// A kind's watch state, found without building a key: there are only a handful of kinds.
     fn kind_state(&self, group: &str, kind: &str) -> Option<&KindState> {
         self.kinds.iter().find(|((g, k), _)| g == group && k == kind).map(|(_, s)| s)
-    }
-
-    /// The source an undeclared, marked object belongs to: the one its marker names, else the
-    /// first that declares objects of its kind.
-    fn owner_of_extra(&self, key: &ResourceKey, marker: &Marker) -> Option<usize> {
-        let name = match marker {
-            Marker::ArgoTrackingId { app } | Marker::ArgoInstanceLabel { app } => app,
-            Marker::FluxKustomization { name } | Marker::FluxHelmRelease { name } => name,
-        };
-        if let Some(i) = self.sources.iter().position(|s| &s.name == name) {
-            return Some(i);
-        }
-        let gk = (key.group.clone(), key.kind.clone());
-        self.declared_kinds.iter().position(|kinds| kinds.contains(&gk))
     }
 
     fn record(&mut self, i: usize, key: &ResourceKey, j: Option<Judgement>, now: &str, out: &mut Vec<Transition>) {
@@ -495,44 +589,64 @@ impl Engine {
         let Some(j) = j else {
             if let Some(old) = states.remove(key) {
                 let source = self.sources[i].name.clone();
-                out.push(Transition { source, key: key.clone(), from: Some(old.status), to: None, ..none() });
+                out.push(Transition {
+                    source,
+                    key: key.clone(),
+                    from: Some(old.status),
+                    from_cause: old.cause,
+                    to: None,
+                    ..none()
+                });
             }
             return;
         };
         let actors = report::distinct_actors(&j.differences);
         let existing = states.get_mut(key);
-        let (before, same_paths) = match &existing {
-            Some(s) => {
-                (Some(s.status), s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path)))
-            }
-            None => (None, false),
+        let (before, before_cause, same_paths) = match &existing {
+            Some(s) => (
+                Some(s.status),
+                s.cause,
+                s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path)),
+            ),
+            None => (None, None, false),
         };
-        if before != Some(j.status) || !same_paths {
+        if before != Some(j.status) || before_cause != j.cause || !same_paths {
             out.push(Transition {
                 source: self.sources[i].name.clone(),
                 key: key.clone(),
                 from: before,
                 to: Some(j.status),
+                from_cause: before_cause,
+                cause: j.cause,
                 paths: j.differences.iter().map(|d| d.path.clone()).collect(),
                 actors: actors.clone(),
             });
         }
+        // in sync with this revision: it is what the reconciler applied, until Git moves again
+        let synced_with = (j.status == State::Synced).then(|| Arc::clone(&self.sources[i].objects));
         // an unchanged status is updated in place: no key copies for the common case
-        if let Some(st) = existing
-            && st.status == j.status
-        {
-            st.reason = j.reason;
-            st.resource_version = j.resource_version;
-            st.marker = j.marker;
-            st.differences = j.differences;
-            st.actors = actors;
-            return;
+        if let Some(st) = existing {
+            if let Some(set) = &synced_with {
+                st.baseline = Some(Arc::clone(set));
+            }
+            if st.status == j.status {
+                st.cause = j.cause;
+                st.reason = j.reason;
+                st.resource_version = j.resource_version;
+                st.marker = j.marker;
+                st.differences = j.differences;
+                st.actors = actors;
+                return;
+            }
         }
+        let baseline = synced_with.or_else(|| states.get(key).and_then(|s| s.baseline.clone()));
         states.insert(
             key.clone(),
             ResourceState {
                 key: key.clone(),
                 status: j.status,
+                cause: j.cause,
+                baseline,
                 since: now.to_owned(),
                 reason: j.reason,
                 resource_version: j.resource_version,
@@ -558,7 +672,7 @@ impl Engine {
         let mut summary = Counts::default();
         let mut last_change: Option<&str> = None;
         for st in self.states[i].values() {
-            summary.add(st.status);
+            summary.add(st.status, st.cause);
             if last_change.is_none_or(|t| st.since.as_str() > t) {
                 last_change = Some(&st.since);
             }
@@ -592,6 +706,8 @@ impl Engine {
                     source: src.name.clone(),
                     key: st.key.clone(),
                     status: st.status,
+                    cause: st.cause,
+                    owner: src.owner.clone(),
                     desired: src.objects.get(&st.key).cloned(),
                     rules: Arc::clone(&src.rules),
                     resource_version: st.resource_version.clone(),
@@ -615,7 +731,7 @@ impl Engine {
             .map(|(s, states)| {
                 let mut c = Counts::default();
                 for st in states.values() {
-                    c.add(st.status);
+                    c.add(st.status, st.cause);
                 }
                 (s.name.as_str(), c)
             })
@@ -660,6 +776,8 @@ fn none() -> Transition {
         key: ResourceKey::new("", "", None, ""),
         from: None,
         to: None,
+        from_cause: None,
+        cause: None,
         paths: Vec::new(),
         actors: Vec::new(),
     }

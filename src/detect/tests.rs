@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::diff::compare::Cause;
 use crate::diff::ignore::Rule;
 use crate::diff::report::SourceInfo;
 use crate::model::{Manifest, Origin, ResourceKey};
@@ -42,6 +43,7 @@ fn source(name: &str, image: &str) -> SourceSpec {
         rules: Arc::from(vec![Rule::status()]),
         objects: Arc::new(BTreeMap::from([(key(), crate::model::Declared::of(&m))])),
         error: None,
+        owner: Some(crate::model::ownership::Owner { argocd_application: Some("shop".into()), ..Default::default() }),
     }
 }
 
@@ -101,13 +103,113 @@ fn an_edit_is_detected_with_its_actor_and_resolved_when_reverted() {
 
 #[test]
 fn deletion_is_missing_and_a_new_revision_re_evaluates() {
+    // Argo CD applied nginx:1.26 and owns it: Git says otherwise, so it is the reconciler's to fix
     let mut e = listed("nginx:1.26");
     assert_eq!(status(&e), State::OutOfSync);
     let t = e.set_sources(vec![source("shop", "nginx:1.26")], "t2");
-    assert_eq!(t[0].event(), Some("drift.resolved"));
+    assert_eq!(t[0].event(), Some("sync.completed"));
     assert_eq!(status(&e), State::Synced);
     let t = e.delete(&key(), "t3");
     assert_eq!((t[0].to, t[0].event()), (Some(State::Missing), Some("drift.detected")));
+}
+
+fn cause(e: &Engine) -> Option<Cause> {
+    e.source("shop").and_then(|s| s.resources).and_then(|r| r[0].cause)
+}
+
+/// Finding 1 of issue 12: between a push and the reconciler's sync, nothing is drift and nobody
+/// is blamed, even a person who once edited the field before the reconciler re-applied it.
+#[test]
+fn a_new_git_commit_is_pending_sync_not_drift() {
+    let mut e = listed("nginx:1.25");
+    // alice edits, Argo CD re-applies: her edit is gone from managedFields
+    e.apply(&key(), live("nginx:1.24", "11", "kubectl-edit"), "t2");
+    e.apply(&key(), live("nginx:1.25", "12", "argocd-controller"), "t3");
+    let t = e.set_sources(vec![source("shop", "nginx:1.26")], "t4");
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].to, t[0].cause, t[0].event()),
+        (Some(State::OutOfSync), Some(Cause::PendingSync), Some("sync.pending"))
+    );
+    assert!(t[0].actors.is_empty(), "nobody is blamed for a Git change: {:?}", t[0].actors);
+    // the reconciler applies it
+    let t = e.apply(&key(), live("nginx:1.26", "13", "argocd-controller"), "t5");
+    assert_eq!(t[0].event(), Some("sync.completed"));
+    // a person's edit after that is drift again, and names them
+    let t = e.apply(&key(), live("nginx:1.27", "14", "kubectl-edit"), "t6");
+    assert_eq!((t[0].cause, t[0].event()), (Some(Cause::Drift), Some("drift.detected")));
+    assert_eq!(t[0].actors[0].manager, "kubectl-edit");
+}
+
+/// A field Git adds is absent live and owned by nobody, like one removed by hand: the revision
+/// it was synced with tells them apart.
+#[test]
+fn a_field_git_adds_is_pending_one_removed_by_hand_is_drift() {
+    let mut e = listed("nginx:1.25");
+    let mut with_min = source("shop", "nginx:1.25");
+    let mut d = desired("nginx:1.25");
+    d["spec"]["minReadySeconds"] = json!(5);
+    let m =
+        Manifest { key: key(), object: d.clone(), origin: Origin { file: PathBuf::from("web.yaml"), line: Some(1) } };
+    with_min.objects = Arc::new(BTreeMap::from([(key(), crate::model::Declared::of(&m))]));
+    e.set_sources(vec![with_min.clone()], "t2");
+    assert_eq!((status(&e), cause(&e)), (State::OutOfSync, Some(Cause::PendingSync)));
+    // applied, then removed by hand
+    let mut applied = live("nginx:1.25", "11", "argocd-controller");
+    applied["spec"]["minReadySeconds"] = json!(5);
+    e.apply(&key(), applied, "t3");
+    assert_eq!(status(&e), State::Synced);
+    let t = e.apply(&key(), live("nginx:1.25", "12", "argocd-controller"), "t4");
+    assert_eq!((t[0].cause, t[0].event()), (Some(Cause::Drift), Some("drift.detected")));
+}
+
+/// An object Git adds is Missing until the reconciler creates it: pending sync. One that was
+/// live and is gone is drift.
+#[test]
+fn a_new_object_in_git_is_pending_a_deleted_one_is_drift() {
+    let mut e = engine();
+    e.relist("apps", "Deployment", Some("demo"), Vec::new(), "t1");
+    let mut two = source("shop", "nginx:1.25");
+    let other = ResourceKey::new("apps", "Deployment", Some("demo"), "api");
+    let mut d = desired("nginx:1.25");
+    d["metadata"]["name"] = json!("api");
+    let m =
+        Manifest { key: other.clone(), object: d, origin: Origin { file: PathBuf::from("api.yaml"), line: Some(1) } };
+    let mut objects = (*two.objects).clone();
+    objects.insert(other.clone(), crate::model::Declared::of(&m));
+    two.objects = Arc::new(objects);
+    let t = e.set_sources(vec![two], "t2");
+    let api = t.iter().find(|t| t.key == other).unwrap();
+    assert_eq!(
+        (api.to, api.cause, api.event()),
+        (Some(State::Missing), Some(Cause::PendingSync), Some("sync.pending"))
+    );
+    // the web object was missing before the revision: no history, so it stays drift
+    let web = e.source("shop").and_then(|s| s.resources).unwrap().into_iter().find(|r| r.key == key()).unwrap();
+    assert_eq!(web.cause, Some(Cause::Drift));
+}
+
+/// Finding 3 of issue 12: another application's objects are never this source's Extra.
+#[test]
+fn another_applications_objects_are_never_extra() {
+    let mut e = engine();
+    let other = ResourceKey::new("apps", "Deployment", Some("demo"), "guestbook");
+    let mut obj = live("nginx:1", "5", "argocd-controller");
+    obj["metadata"]["name"] = json!("guestbook");
+    obj["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/tracking-id": "guestbook:apps/Deployment:demo/guestbook"});
+    let t = e.relist("apps", "Deployment", Some("demo"), vec![proj(other.clone(), obj)], "t1");
+    assert!(t.iter().all(|t| t.key != other), "{t:?}");
+    assert!(e.drifted().iter().all(|d| d.key != other));
+    // a source without an owner reports no Extra at all
+    let mut e = Engine::new(vec!["argocd-controller".into()], false);
+    e.set_sources(vec![SourceSpec { owner: None, ..source("shop", "nginx:1.25") }], "t0");
+    let mut obj = live("nginx:1", "5", "argocd-controller");
+    obj["metadata"]["name"] = json!("old");
+    obj["metadata"]["annotations"] = json!({"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:demo/old"});
+    let old = ResourceKey::new("apps", "Deployment", Some("demo"), "old");
+    let t = e.relist("apps", "Deployment", Some("demo"), vec![proj(old.clone(), obj)], "t1");
+    assert!(t.iter().all(|t| t.key != old), "{t:?}");
 }
 
 #[test]
@@ -128,11 +230,16 @@ fn marked_objects_git_no_longer_declares_are_extra() {
     let mut obj = live("nginx:1", "5", "argocd-controller");
     obj["metadata"]["name"] = json!("old");
     obj["metadata"]["annotations"] = json!({"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:demo/old"});
-    let t = e.relist("apps", "Deployment", Some("demo"), vec![proj(other.clone(), obj)], "t1");
-    assert!(t.iter().any(|t| t.key == other && t.to == Some(State::Extra) && t.event() == Some("drift.detected")));
+    let t = e.relist("apps", "Deployment", Some("demo"), vec![proj(other.clone(), obj.clone())], "t1");
+    // only Argo CD ever wrote it: Git dropped it and the next sync prunes it
+    assert!(t.iter().any(|t| t.key == other && t.to == Some(State::Extra) && t.event() == Some("sync.pending")));
     assert!(t.iter().any(|t| t.key == key() && t.to == Some(State::Missing)));
     let t = e.delete(&other, "t2");
-    assert_eq!((t[0].to, t[0].event()), (None, Some("drift.resolved")));
+    assert_eq!((t[0].to, t[0].event()), (None, Some("sync.completed")));
+    // created (or edited) by a person: drift
+    obj["metadata"]["managedFields"][0]["manager"] = json!("kubectl-create");
+    let t = e.relist("apps", "Deployment", Some("demo"), vec![proj(other.clone(), obj)], "t3");
+    assert!(t.iter().any(|t| t.key == other && t.to == Some(State::Extra) && t.event() == Some("drift.detected")));
 }
 
 #[test]

@@ -80,10 +80,12 @@ pub struct FluxTarget {
 #[non_exhaustive]
 pub enum RuleError {
     /// A JSON pointer does not start with `/`.
-    #[error("{origin}: jsonPointers: {pointer:?} is not a JSON pointer (it must start with '/')")]
+    #[error("{origin}: {field}: {pointer:?} is not a JSON pointer (it must start with '/')")]
     Pointer {
         /// The rule.
         origin: String,
+        /// The field the user wrote: `jsonPointers` or `paths`.
+        field: &'static str,
         /// The pointer.
         pointer: String,
     },
@@ -179,11 +181,13 @@ impl Rule {
 
     /// Compiles a rule written at `origin`.
     pub fn compile(spec: &IgnoreRuleSpec, origin: String) -> Result<Self, RuleError> {
-        let pointer = |p: &String| {
-            if p.starts_with('/') {
+        // Flux's `paths` take the RFC 6901 root `""` (the whole object); Argo CD's jsonPointers
+        // do not. Errors name the field the user wrote.
+        let pointer = |field: &'static str, p: &String| {
+            if p.starts_with('/') || (field == "paths" && p.is_empty()) {
                 Ok((p.clone(), tokens_of(p)))
             } else {
-                Err(RuleError::Pointer { origin: origin.clone(), pointer: p.clone() })
+                Err(RuleError::Pointer { origin: origin.clone(), field, pointer: p.clone() })
             }
         };
         if let Some(paths) = &spec.paths {
@@ -217,7 +221,7 @@ impl Rule {
                     labels: parse_selector(t.label_selector.as_deref()),
                     annotations: parse_selector(t.annotation_selector.as_deref()),
                 },
-                pointers: paths.iter().map(pointer).collect::<Result<_, _>>()?,
+                pointers: paths.iter().map(|p| pointer("paths", p)).collect::<Result<_, _>>()?,
                 jq: Vec::new(),
                 managers: Vec::new(),
                 origin,
@@ -241,7 +245,7 @@ impl Rule {
                 name: spec.name.clone(),
                 namespace: spec.namespace.clone(),
             },
-            pointers: spec.json_pointers.iter().map(pointer).collect::<Result<_, _>>()?,
+            pointers: spec.json_pointers.iter().map(|p| pointer("jsonPointers", p)).collect::<Result<_, _>>()?,
             jq,
             managers: spec.managed_fields_managers.clone(),
             origin,
@@ -376,7 +380,12 @@ impl<'r> Applicable<'r> {
         };
         for (rule, jq_paths) in &self.rules {
             if let Some((p, _)) = rule.pointers.iter().find(|(_, t)| under(t)) {
-                return Some(Suppression { rule: rule.origin.clone(), matched: format!("jsonPointers {p}") });
+                let (field, shown) = match rule.selector {
+                    Selector::Flux { .. } if p.is_empty() => ("paths", "\"\" (the whole object)"),
+                    Selector::Flux { .. } => ("paths", p.as_str()),
+                    _ => ("jsonPointers", p.as_str()),
+                };
+                return Some(Suppression { rule: rule.origin.clone(), matched: format!("{field} {shown}") });
             }
             if jq_paths.iter().any(|t| under(t)) {
                 let exprs: Vec<&str> = rule.jq.iter().map(JqPath::source).collect();
@@ -530,5 +539,22 @@ mod sync_check {
     fn rules_can_be_shared_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<super::Rule>();
+    }
+
+    /// Finding 7 of issue 12: Flux's `paths: [""]` excludes the whole object, and a bad path is
+    /// named as the user wrote it.
+    #[test]
+    fn flux_root_path_ignores_the_whole_object() {
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str("paths: ['']\ntarget:\n  kind: Deployment").unwrap();
+        let rules = [Rule::compile(&spec, "r".into()).unwrap()];
+        let app = Applicable::new(&rules, &key(), &json!({}), &json!({}));
+        let s = app.suppression(&diff_at(&["spec", "template", "spec"]), &json!({}), &ManagedFields::default());
+        assert_eq!(s.unwrap().matched, "paths \"\" (the whole object)");
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str("paths: [spec/replicas]").unwrap();
+        let err = Rule::compile(&spec, "r".into()).err().unwrap().to_string();
+        assert_eq!(err, "r: paths: \"spec/replicas\" is not a JSON pointer (it must start with '/')");
+        // Argo CD's jsonPointers keep their own name, and no root
+        let spec: IgnoreRuleSpec = serde_saphyr::from_str("kind: X\njsonPointers: ['']").unwrap();
+        assert!(Rule::compile(&spec, "r".into()).err().unwrap().to_string().contains("jsonPointers"));
     }
 }

@@ -14,7 +14,7 @@ use super::managed_fields::{Actor, ManagedFields};
 use super::normalise::{is_secret, needs_copy, normalise};
 use super::path::{Seg, Side};
 use super::{mask, patch};
-use crate::model::ownership::{self, Marker};
+use crate::model::ownership::{self, Marker, Owner};
 use crate::model::{LoadError, Manifest, Origin, ResourceKey};
 
 /// What the comparison needs besides the objects.
@@ -337,10 +337,12 @@ pub fn drift_paths(key: &ResourceKey, desired: &Value, live: &Value, settings: S
     partition(key, d.as_ref(), l.as_ref(), &managed, settings, None).0.iter().map(|d| d.path.to_string()).collect()
 }
 
-/// The distinct actors of a set of differences, in first-seen order: who drifted an object.
+/// The distinct actors of the drift among a set of differences, in first-seen order: who
+/// drifted an object.
 pub fn distinct_actors(differences: &[Reported]) -> Vec<Actor> {
     let mut out: Vec<Actor> = Vec::new();
-    for a in differences.iter().flat_map(|d| &d.actors) {
+    // pending sync is the reconciler's: only drift names people
+    for a in differences.iter().filter(|d| d.cause == Cause::Drift).flat_map(|d| &d.actors) {
         if !out.contains(a) {
             out.push(a.clone());
         }
@@ -366,6 +368,9 @@ pub struct SourceSet<'a> {
     pub rules: &'a [Rule],
     /// Its desired objects.
     pub desired: &'a BTreeMap<ResourceKey, Manifest>,
+    /// The GitOps identity that reconciles it: live objects with its marker that Git does not
+    /// declare are Extra. Without one, nothing undeclared is reported.
+    pub owner: Option<&'a Owner>,
 }
 
 /// Compares a stream of live objects with one or more desired sets.
@@ -409,8 +414,13 @@ impl<'a> Comparison<'a> {
                 self.found.insert((i, live.key.clone()), r);
             }
         }
-        if !declared && let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label) {
-            self.extras.insert(live.key.clone(), extra(&live, marker, self.reconcilers));
+        if !declared
+            && let Some(marker) = ownership::marker(&live.object, &live.key, self.instance_label)
+            && let Some(src) = self.sources.iter().find(|s| s.owner.is_some_and(|o| o.owns(&marker)))
+        {
+            let mut r = extra(&live, marker, self.reconcilers);
+            r.source = src.name.map(str::to_owned);
+            self.extras.insert(live.key.clone(), r);
         }
         self.seen.insert(live.key, live.origin);
         Ok(())
@@ -441,7 +451,7 @@ pub fn diff_sets(
     live: impl IntoIterator<Item = Manifest>,
     settings: Settings<'_>,
 ) -> Result<DriftReport, LoadError> {
-    let sources = vec![SourceSet { name: None, rules: settings.rules, desired }];
+    let sources = vec![SourceSet { name: None, rules: settings.rules, desired, owner: None }];
     let mut cmp = Comparison::new(sources, settings.reconcilers, settings.instance_label);
     for m in live {
         cmp.observe(m)?;

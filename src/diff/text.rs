@@ -113,9 +113,17 @@ fn marker_text(m: &crate::model::ownership::Marker) -> String {
     match m {
         Marker::ArgoTrackingId { app } => format!("Argo CD tracking-id, app {app}"),
         Marker::ArgoInstanceLabel { app } => format!("Argo CD instance label, app {app}"),
-        Marker::FluxKustomization { name } => format!("Flux Kustomization {name}"),
-        Marker::FluxHelmRelease { name } => format!("Flux HelmRelease {name}"),
+        Marker::FluxKustomization { name, namespace } => {
+            format!("Flux Kustomization {}", flux_name(name, namespace.as_ref()))
+        }
+        Marker::FluxHelmRelease { name, namespace } => {
+            format!("Flux HelmRelease {}", flux_name(name, namespace.as_ref()))
+        }
     }
+}
+
+fn flux_name(name: &str, namespace: Option<&String>) -> String {
+    namespace.map_or_else(|| name.to_owned(), |ns| format!("{ns}/{name}"))
 }
 
 /// A value on one line, shortened.

@@ -15,7 +15,7 @@ use crate::diff::patch::{compare_tokens, ptr};
 use crate::diff::path::tokens_of;
 use crate::diff::report::{self, Reported, Settings};
 use crate::model::ResourceKey;
-use crate::model::ownership;
+use crate::model::ownership::{self, Owner};
 
 /// What self-heal does to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,7 +92,11 @@ pub fn from_objects(
     live: Option<&Value>,
     settings: Settings<'_>,
     prune: bool,
+    owner: Option<&Owner>,
 ) -> Action {
+    if key.name.is_empty() || key.kind.is_empty() {
+        return Action::Nothing;
+    }
     match (desired, live) {
         (Some(d), Some(l)) => {
             let report = report::diff_resource(key, d, l, settings);
@@ -130,14 +134,20 @@ pub fn from_objects(
                 prune,
             })
         }
-        (None, Some(l)) if ownership::marker(l, key, settings.instance_label).is_some() => plan(Input {
-            status: State::Extra,
-            desired: None,
-            differences: &[],
-            resource_version: None,
-            ignored: &[],
-            prune,
-        }),
+        // only the source's own reconciler's objects are ever pruned
+        (None, Some(l))
+            if ownership::marker(l, key, settings.instance_label)
+                .is_some_and(|m| owner.is_some_and(|o| o.owns(&m))) =>
+        {
+            plan(Input {
+                status: State::Extra,
+                desired: None,
+                differences: &[],
+                resource_version: None,
+                ignored: &[],
+                prune,
+            })
+        }
         _ => Action::Nothing,
     }
 }

@@ -11,8 +11,12 @@ pub const ARGO_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
 pub const ARGO_INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// Flux kustomize-controller's ownership label.
 pub const FLUX_KUSTOMIZE_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
+/// Flux kustomize-controller's label for the Kustomization's namespace.
+pub const FLUX_KUSTOMIZE_NAMESPACE: &str = "kustomize.toolkit.fluxcd.io/namespace";
 /// Flux helm-controller's ownership label.
 pub const FLUX_HELM_NAME: &str = "helm.toolkit.fluxcd.io/name";
+/// Flux helm-controller's label for the HelmRelease's namespace.
+pub const FLUX_HELM_NAMESPACE: &str = "helm.toolkit.fluxcd.io/namespace";
 
 /// Which GitOps tool claims an object, and under what name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,12 +36,76 @@ pub enum Marker {
     FluxKustomization {
         /// The Kustomization name.
         name: String,
+        /// The Kustomization's namespace, from its namespace label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
     /// A Flux HelmRelease's label.
     FluxHelmRelease {
         /// The HelmRelease name.
         name: String,
+        /// The HelmRelease's namespace, from its namespace label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
     },
+}
+
+/// Who reconciles a source: the identity its objects' ownership markers carry. Exactly one
+/// field is set. Extra objects, and what heal and prune touch, are limited to this identity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Owner {
+    /// An Argo CD Application, as its tracking-id (or, when enabled, instance label) names it;
+    /// for an application outside Argo CD's namespace that is `namespace_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argocd_application: Option<String>,
+    /// A Flux Kustomization, as `namespace/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux_kustomization: Option<String>,
+    /// A Flux HelmRelease, as `namespace/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flux_helm_release: Option<String>,
+}
+
+impl Owner {
+    /// True when `marker` names this owner. A Flux marker without its namespace label matches
+    /// on the name alone.
+    pub fn owns(&self, marker: &Marker) -> bool {
+        let flux = |want: &Option<String>, name: &str, namespace: &Option<String>| {
+            want.as_deref()
+                .and_then(|w| w.split_once('/'))
+                .is_some_and(|(ns, n)| n == name && namespace.as_deref().is_none_or(|m| m == ns))
+        };
+        match marker {
+            Marker::ArgoTrackingId { app } | Marker::ArgoInstanceLabel { app } => {
+                self.argocd_application.as_deref() == Some(app.as_str())
+            }
+            Marker::FluxKustomization { name, namespace } => flux(&self.flux_kustomization, name, namespace),
+            Marker::FluxHelmRelease { name, namespace } => flux(&self.flux_helm_release, name, namespace),
+        }
+    }
+
+    /// What is wrong with this owner, if anything: exactly one identity, Flux ones as
+    /// `namespace/name`. The message names the field.
+    pub fn problem(&self) -> Option<String> {
+        let set = [&self.argocd_application, &self.flux_kustomization, &self.flux_helm_release]
+            .iter()
+            .filter(|f| f.is_some())
+            .count();
+        if set != 1 {
+            return Some("give exactly one of argocdApplication, fluxKustomization, fluxHelmRelease".into());
+        }
+        for (field, value) in
+            [("fluxKustomization", &self.flux_kustomization), ("fluxHelmRelease", &self.flux_helm_release)]
+        {
+            if let Some(v) = value
+                && !v.split_once('/').is_some_and(|(ns, n)| !ns.is_empty() && !n.is_empty() && !n.contains('/'))
+            {
+                return Some(format!("{field}: {v:?} is not namespace/name"));
+            }
+        }
+        None
+    }
 }
 
 /// Finds the ownership marker of an object, if any.
@@ -54,10 +122,12 @@ pub fn marker(obj: &Value, key: &ResourceKey, instance_label: bool) -> Option<Ma
         return Some(Marker::ArgoTrackingId { app: app.to_owned() });
     }
     if let Some(name) = label(FLUX_KUSTOMIZE_NAME) {
-        return Some(Marker::FluxKustomization { name: name.to_owned() });
+        let namespace = label(FLUX_KUSTOMIZE_NAMESPACE).map(str::to_owned);
+        return Some(Marker::FluxKustomization { name: name.to_owned(), namespace });
     }
     if let Some(name) = label(FLUX_HELM_NAME) {
-        return Some(Marker::FluxHelmRelease { name: name.to_owned() });
+        let namespace = label(FLUX_HELM_NAMESPACE).map(str::to_owned);
+        return Some(Marker::FluxHelmRelease { name: name.to_owned(), namespace });
     }
     if instance_label && let Some(app) = label(ARGO_INSTANCE_LABEL) {
         return Some(Marker::ArgoInstanceLabel { app: app.to_owned() });
@@ -109,9 +179,15 @@ mod tests {
     #[test]
     fn flux_labels() {
         let obj = json!({"metadata": {"labels": {FLUX_KUSTOMIZE_NAME: "apps"}}});
-        assert_eq!(marker(&obj, &key(), false), Some(Marker::FluxKustomization { name: "apps".into() }));
-        let obj = json!({"metadata": {"labels": {FLUX_HELM_NAME: "podinfo"}}});
-        assert_eq!(marker(&obj, &key(), false), Some(Marker::FluxHelmRelease { name: "podinfo".into() }));
+        assert_eq!(
+            marker(&obj, &key(), false),
+            Some(Marker::FluxKustomization { name: "apps".into(), namespace: None })
+        );
+        let obj = json!({"metadata": {"labels": {FLUX_HELM_NAME: "podinfo", FLUX_HELM_NAMESPACE: "web"}}});
+        assert_eq!(
+            marker(&obj, &key(), false),
+            Some(Marker::FluxHelmRelease { name: "podinfo".into(), namespace: Some("web".into()) })
+        );
     }
 
     #[test]
@@ -119,5 +195,28 @@ mod tests {
         let obj = json!({"metadata": {"labels": {ARGO_INSTANCE_LABEL: "guestbook"}}});
         assert_eq!(marker(&obj, &key(), false), None);
         assert!(marker(&obj, &key(), true).is_some());
+    }
+
+    #[test]
+    fn owners_match_their_own_markers_only() {
+        let argo = Owner { argocd_application: Some("guestbook".into()), ..Owner::default() };
+        assert!(argo.owns(&Marker::ArgoTrackingId { app: "guestbook".into() }));
+        assert!(!argo.owns(&Marker::ArgoTrackingId { app: "other".into() }));
+        assert!(!argo.owns(&Marker::FluxKustomization { name: "guestbook".into(), namespace: None }));
+        let flux = Owner { flux_kustomization: Some("flux-system/apps".into()), ..Owner::default() };
+        assert!(flux.owns(&Marker::FluxKustomization { name: "apps".into(), namespace: Some("flux-system".into()) }));
+        assert!(!flux.owns(&Marker::FluxKustomization { name: "apps".into(), namespace: Some("team-b".into()) }));
+        assert!(flux.owns(&Marker::FluxKustomization { name: "apps".into(), namespace: None }));
+        assert!(!flux.owns(&Marker::FluxHelmRelease { name: "apps".into(), namespace: None }));
+    }
+
+    #[test]
+    fn owner_problems_name_the_field() {
+        assert!(Owner::default().problem().is_some());
+        let bad = Owner { flux_kustomization: Some("apps".into()), ..Owner::default() };
+        assert_eq!(bad.problem().as_deref(), Some("fluxKustomization: \"apps\" is not namespace/name"));
+        let two =
+            Owner { argocd_application: Some("a".into()), flux_helm_release: Some("n/b".into()), ..Owner::default() };
+        assert!(two.problem().is_some());
     }
 }

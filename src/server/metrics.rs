@@ -24,6 +24,15 @@ pub struct AdmissionLabels {
     pub kind: String,
 }
 
+/// Labels of the out-of-sync gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabel {
+    /// The config source.
+    pub source: String,
+    /// `drift` or `pending_sync`.
+    pub cause: String,
+}
+
 /// Labels of the resource gauges.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResourceLabel {
@@ -83,6 +92,8 @@ pub struct Metrics {
     pub latency: Histogram,
     /// Git-managed resources by drift status, per source.
     pub resources: Family<ResourceLabel, Gauge>,
+    /// Resources that are not in sync, by cause (`drift` or `pending_sync`), per source.
+    pub out_of_sync: Family<CauseLabel, Gauge>,
     /// Live objects the detector holds.
     pub live_objects: Gauge,
     /// Bytes of the detector's live projections.
@@ -113,6 +124,12 @@ impl Metrics {
         registry.register("admission_duration_seconds", "Time to decide one admission review", latency.clone());
         let resources = Family::<ResourceLabel, Gauge>::default();
         registry.register("resources", "Git-managed resources by drift status, per source", resources.clone());
+        let out_of_sync = Family::<CauseLabel, Gauge>::default();
+        registry.register(
+            "resources_not_synced",
+            "Resources that differ from Git, by cause: drift (a hand change) or pending_sync (Git moved)",
+            out_of_sync.clone(),
+        );
         let live_objects = Gauge::default();
         registry.register("live_objects", "Live objects the detector holds", live_objects.clone());
         let live_bytes = Gauge::default();
@@ -162,6 +179,7 @@ impl Metrics {
             admission,
             latency,
             resources,
+            out_of_sync,
             live_objects,
             live_bytes,
             heals,

@@ -114,7 +114,16 @@ impl AppState {
         }
         let source = data.get("source").and_then(|s| s.as_str()).map(str::to_owned);
         let info = source.and_then(|s| self.detector.get().and_then(|d| d.engine().source_info(&s).cloned()));
-        let actor = trail.admitted.map(|(a, _)| a);
+        // the admitted person is named only when the heal undoes what their field manager wrote
+        let managers: Vec<&str> = data
+            .get("actors")
+            .and_then(serde_json::Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.get("manager").and_then(serde_json::Value::as_str)).collect())
+            .unwrap_or_default();
+        let actor = trail.admitted.map(|(a, _)| a).filter(|a| match &a.field_manager {
+            Some(m) => managers.contains(&m.as_str()),
+            None => !managers.is_empty(),
+        });
         let event = audit::heal_event(kind, key, data, info.as_ref(), actor, dry_run, &audit::now_rfc3339())
             .in_trace(telemetry::trace_ref(&span).as_ref());
         self.emit(event);
@@ -168,7 +177,17 @@ impl AppState {
                 status = ?t.to,
                 paths = t.paths.len(),
             );
-            let trail = self.trails.lock().ok().and_then(|x| x.get(&t.key).cloned()).unwrap_or_default();
+            let mut trail = self.trails.lock().ok().and_then(|x| x.get(&t.key).cloned()).unwrap_or_default();
+            // an admitted change names a person only for drift that its field manager still owns:
+            // a field the reconciler re-applied since, or a Git change, is not theirs
+            let consistent = kind == "drift.detected"
+                && trail.admitted.as_ref().is_some_and(|(a, _)| match &a.field_manager {
+                    Some(m) => t.actors.iter().any(|x| &x.manager == m),
+                    None => !t.actors.is_empty(),
+                });
+            if !consistent {
+                trail.admitted = None;
+            }
             if let Some((_, admitted)) = &trail.admitted {
                 telemetry::link(&span, admitted);
             }
@@ -192,6 +211,10 @@ impl AppState {
             {
                 let label = metrics::ResourceLabel { source: source.to_owned(), status: format!("{status:?}") };
                 self.metrics.resources.get_or_create(&label).set(i64::try_from(counts.get(status)).unwrap_or(i64::MAX));
+            }
+            for (cause, n) in [("drift", counts.drift), ("pending_sync", counts.pending_sync)] {
+                let label = metrics::CauseLabel { source: source.to_owned(), cause: cause.to_owned() };
+                self.metrics.out_of_sync.get_or_create(&label).set(i64::try_from(n).unwrap_or(i64::MAX));
             }
         }
         let (objects, bytes) = engine.live_size();
