@@ -531,15 +531,6 @@ mod tests {
         let spec: IgnoreRuleSpec = serde_saphyr::from_str("kind: X\njqPathExpressions: ['.a[']").unwrap();
         assert!(Rule::compile(&spec, "r".into()).is_err());
     }
-}
-
-#[cfg(test)]
-mod sync_check {
-    #[test]
-    fn rules_can_be_shared_across_threads() {
-        fn assert_send_sync<T: Send + Sync>() {}
-        assert_send_sync::<super::Rule>();
-    }
 
     /// Finding 7 of issue 12: Flux's `paths: [""]` excludes the whole object, and a bad path is
     /// named as the user wrote it.
@@ -556,5 +547,14 @@ mod sync_check {
         // Argo CD's jsonPointers keep their own name, and no root
         let spec: IgnoreRuleSpec = serde_saphyr::from_str("kind: X\njsonPointers: ['']").unwrap();
         assert!(Rule::compile(&spec, "r".into()).err().unwrap().to_string().contains("jsonPointers"));
+    }
+}
+
+#[cfg(test)]
+mod sync_check {
+    #[test]
+    fn rules_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Rule>();
     }
 }
