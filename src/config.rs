@@ -72,6 +72,9 @@ pub struct Config {
     /// System-wide ignore rules, unioned with each source's own (like `argocd-cm`).
     #[serde(default)]
     pub ignore_differences: Vec<IgnoreRuleSpec>,
+    /// The budget of every `jqPathExpressions` evaluation.
+    #[serde(default)]
+    pub jq: Jq,
     /// Who counts as a reconciler.
     #[serde(default)]
     pub reconcilers: Reconcilers,
@@ -90,6 +93,49 @@ pub struct Config {
     /// Traces, metrics and logs.
     #[serde(default)]
     pub telemetry: Telemetry,
+}
+
+/// What one jq evaluation (one rule's expression on one object) may spend; over it, the rule
+/// selects nothing and says so.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Jq {
+    /// Wall-clock time, like Argo CD's `ignore.normalizer.jq.timeout`.
+    #[serde(default = "default_jq_timeout", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    /// Turns of the recursive generators (`repeat`, `recurse`, `..`, `while`, `until`, `range`):
+    /// bounds the work and so the memory of one evaluation.
+    #[serde(default = "default_jq_max_steps")]
+    pub max_steps: u64,
+    /// Paths one expression may select in one object.
+    #[serde(default = "default_jq_max_paths")]
+    pub max_paths: usize,
+}
+
+impl Default for Jq {
+    fn default() -> Self {
+        let b = crate::diff::jq::Budget::default();
+        Self { timeout: b.timeout, max_steps: b.max_steps, max_paths: b.max_paths }
+    }
+}
+
+impl Jq {
+    /// As the diff's budget.
+    pub fn budget(&self) -> crate::diff::jq::Budget {
+        crate::diff::jq::Budget { timeout: self.timeout, max_steps: self.max_steps, max_paths: self.max_paths }
+    }
+}
+
+fn default_jq_timeout() -> Duration {
+    crate::diff::jq::Budget::default().timeout
+}
+
+fn default_jq_max_steps() -> u64 {
+    crate::diff::jq::Budget::default().max_steps
+}
+
+fn default_jq_max_paths() -> usize {
+    crate::diff::jq::Budget::default().max_paths
 }
 
 /// One source of desired state.
@@ -616,6 +662,9 @@ impl Config {
                 return Err(invalid(format!("sources[{i}].owner: {problem}")));
             }
         }
+        if self.jq.timeout.is_zero() || self.jq.max_steps == 0 || self.jq.max_paths == 0 {
+            return Err(invalid("jq: timeout, maxSteps and maxPaths must be above 0".into()));
+        }
         let r = &self.self_heal.retry;
         if r.limit < -1 {
             return Err(invalid(format!("selfHeal.retry.limit: {} (use -1 for unlimited, 0 for none)", r.limit)));
@@ -692,12 +741,14 @@ impl Config {
     /// then the source's own.
     pub fn rules(&self, source: Option<&str>) -> Result<Vec<Rule>, RuleError> {
         let mut rules = vec![Rule::status()];
+        let budget = self.jq.budget();
         for (i, spec) in self.ignore_differences.iter().enumerate() {
-            rules.push(Rule::compile(spec, format!("ignoreDifferences[{i}]"))?);
+            rules.push(Rule::compile(spec, format!("ignoreDifferences[{i}]"))?.with_jq_budget(budget));
         }
         if let Some(src) = source.and_then(|n| self.source(n)) {
             for (i, spec) in src.ignore_differences.iter().enumerate() {
-                rules.push(Rule::compile(spec, format!("sources[{}].ignoreDifferences[{i}]", src.name))?);
+                let origin = format!("sources[{}].ignoreDifferences[{i}]", src.name);
+                rules.push(Rule::compile(spec, origin)?.with_jq_budget(budget));
             }
         }
         Ok(rules)

@@ -103,6 +103,9 @@ pub struct ResourceState {
     /// Who drifted it: the non-reconciler managers of the drifted fields.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actors: Vec<Actor>,
+    /// Ignore rules that could not be evaluated on it (a jq budget exceeded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_errors: Vec<String>,
 }
 
 /// A change of status, for the audit stream.
@@ -305,6 +308,7 @@ pub struct Engine {
 struct Judgement {
     status: State,
     cause: Option<Cause>,
+    rule_errors: Vec<String>,
     reason: Option<String>,
     resource_version: Option<String>,
     marker: Option<Marker>,
@@ -528,6 +532,7 @@ impl Engine {
             return Some(Judgement {
                 status: State::Extra,
                 cause: live.map(|l| report::extra_cause(l, &self.reconcilers)),
+                rule_errors: Vec::new(),
                 reason: None,
                 resource_version: projection.map(|p| p.resource_version.to_string()),
                 marker: Some(marker),
@@ -538,6 +543,7 @@ impl Engine {
         let blank = |status, reason: Option<String>| Judgement {
             status,
             cause: (status == State::Missing).then_some(missing_cause),
+            rule_errors: Vec::new(),
             reason,
             resource_version: None,
             marker: None,
@@ -561,6 +567,7 @@ impl Engine {
         Some(Judgement {
             status,
             cause: r.cause,
+            rule_errors: r.rule_errors,
             reason: None,
             resource_version: projection.map(|p| p.resource_version.to_string()),
             marker: None,
@@ -636,6 +643,7 @@ impl Engine {
                 st.marker = j.marker;
                 st.differences = j.differences;
                 st.actors = actors;
+                st.rule_errors = j.rule_errors;
                 return;
             }
         }
@@ -653,6 +661,7 @@ impl Engine {
                 marker: j.marker,
                 differences: j.differences,
                 actors,
+                rule_errors: j.rule_errors,
             },
         );
     }

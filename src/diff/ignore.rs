@@ -168,6 +168,13 @@ impl fmt::Display for Suppression {
 }
 
 impl Rule {
+    /// The same rule with its jq expressions under another budget.
+    #[must_use]
+    pub fn with_jq_budget(mut self, budget: super::jq::Budget) -> Self {
+        self.jq = self.jq.into_iter().map(|q| q.with_budget(budget)).collect();
+        self
+    }
+
     /// The built-in rule: `/status` is never compared.
     pub fn status() -> Self {
         Self {
@@ -322,24 +329,47 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 /// The rules that apply to one object, with jq paths evaluated on both sides.
 pub struct Applicable<'r> {
     rules: Vec<(&'r Rule, Vec<Vec<String>>)>,
+    failures: Vec<String>,
 }
 
 impl<'r> Applicable<'r> {
     /// Selects the rules for `key` and evaluates their jq expressions on both objects.
     pub fn new(rules: &'r [Rule], key: &ResourceKey, desired: &Value, live: &Value) -> Self {
+        let mut failures = Vec::new();
         let rules = rules
             .iter()
             .filter(|r| r.selects(key, desired))
             .map(|r| {
                 let mut jq_paths = Vec::new();
                 for q in &r.jq {
-                    jq_paths.extend(q.paths(live));
-                    jq_paths.extend(q.paths(desired));
+                    for side in [live, desired] {
+                        match q.paths(side) {
+                            Ok(paths) => jq_paths.extend(paths),
+                            // a rule over its budget selects nothing; the rest of the diff goes on
+                            Err(e) => {
+                                let failure = format!(
+                                    "{}: jqPathExpressions {:?} {e}: it selected nothing",
+                                    r.origin,
+                                    q.source()
+                                );
+                                tracing::warn!(object = %key.human(), "{failure}");
+                                if !failures.contains(&failure) {
+                                    failures.push(failure);
+                                }
+                            }
+                        }
+                    }
                 }
                 (r, jq_paths)
             })
             .collect();
-        Self { rules }
+        Self { rules, failures }
+    }
+
+    /// The rules that could not be evaluated on this object (a jq budget exceeded), each as a
+    /// sentence naming the rule.
+    pub fn failures(&self) -> &[String] {
+        &self.failures
     }
 
     /// The paths that a pointer or jq rule ignores, as tokens: what self-heal must never write,

@@ -99,6 +99,10 @@ pub struct ResourceReport {
     /// Suppressed differences and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suppressed: Vec<Suppressed>,
+    /// Ignore rules that could not be evaluated on this object (a jq budget exceeded): they
+    /// suppressed nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_errors: Vec<String>,
     /// RFC 6902 patch from live to desired (Secret values masked).
     #[serde(skip_serializing_if = "patch_is_empty")]
     pub patch: Patch,
@@ -200,7 +204,7 @@ pub fn diff_resource_since(
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
     let (d, l) = (d.as_ref(), l.as_ref());
-    let (mut kept, suppressed) = partition(key, d, l, &managed, settings, baseline);
+    let (mut kept, suppressed, rule_errors) = partition(key, d, l, &managed, settings, baseline);
     let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
     let cause = overall_cause(kept.iter().map(|d| d.cause));
     let (mut live_view, mut desired_view) = (None, None);
@@ -248,6 +252,7 @@ pub fn diff_resource_since(
         marker: None,
         differences,
         suppressed,
+        rule_errors,
         patch,
         live_view,
         desired_view,
@@ -274,7 +279,7 @@ fn partition(
     managed: &ManagedFields<'_>,
     settings: Settings<'_>,
     baseline: Option<&Value>,
-) -> (Vec<Difference>, Vec<Suppressed>) {
+) -> (Vec<Difference>, Vec<Suppressed>, Vec<String>) {
     let mut ctx = Context { kind: &key.kind, group: &key.group, managed, reconcilers: settings.reconcilers, baseline };
     let mut all = compare::compare(d, l, &ctx);
     // what is absent has no owner: only what the reconciler last applied can tell a field Git
@@ -289,8 +294,10 @@ fn partition(
     }
     let mut kept = Vec::new();
     let mut suppressed = Vec::new();
+    let mut failures = Vec::new();
     if !all.is_empty() {
         let applicable = Applicable::new(settings.rules, key, d, l);
+        failures = applicable.failures().to_vec();
         let mut queue = all;
         while let Some(diff) = queue.pop() {
             if let Some(s) = applicable.suppression(&diff, l, managed) {
@@ -312,7 +319,7 @@ fn partition(
         kept.reverse();
         suppressed.reverse();
     }
-    (kept, suppressed)
+    (kept, suppressed, failures)
 }
 
 /// The `last-applied-configuration` a reconciler wrote (client-side apply, Argo CD's default):
@@ -484,6 +491,7 @@ fn extra(live: &Manifest, marker: Marker, reconcilers: &[String]) -> ResourceRep
         marker: Some(marker),
         differences: Vec::new(),
         suppressed: Vec::new(),
+        rule_errors: Vec::new(),
         patch: Patch(Vec::new()),
         live_view: Some(view),
         desired_view: None,
@@ -505,6 +513,7 @@ fn missing(key: &ResourceKey, desired: &Value) -> ResourceReport {
         marker: None,
         differences: Vec::new(),
         suppressed: Vec::new(),
+        rule_errors: Vec::new(),
         patch: Patch(Vec::new()),
         live_view: None,
         desired_view: Some(view),
@@ -642,5 +651,27 @@ mod tests {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
         assert!(text.contains("EXTRA"));
+    }
+
+    /// Finding 8 of issue 12: a jq rule over its budget is reported, selects nothing, and the
+    /// rest of the comparison goes on.
+    #[test]
+    fn a_jq_rule_over_its_budget_is_reported_and_the_diff_goes_on() {
+        let spec: crate::diff::ignore::IgnoreRuleSpec =
+            serde_saphyr::from_str("group: apps\nkind: Deployment\njqPathExpressions: ['.spec | recurse(.)']").unwrap();
+        let budget = crate::diff::jq::Budget {
+            timeout: std::time::Duration::from_millis(100),
+            max_steps: 10_000,
+            max_paths: 100,
+        };
+        let rules =
+            [Rule::status(), Rule::compile(&spec, "ignoreDifferences[0]".into()).unwrap().with_jq_budget(budget)];
+        let desired = json!({"spec": {"replicas": 2}});
+        let live = json!({"spec": {"replicas": 3}});
+        let r = diff_resource(&key(), &desired, &live, settings(&rules));
+        assert_eq!(r.status, Status::OutOfSync);
+        assert_eq!(r.differences[0].path, "spec.replicas");
+        assert_eq!(r.rule_errors.len(), 1, "{:?}", r.rule_errors);
+        assert!(r.rule_errors[0].starts_with("ignoreDifferences[0]: jqPathExpressions"), "{:?}", r.rule_errors);
     }
 }

@@ -97,6 +97,9 @@ fn resource(out: &mut String, r: &ResourceReport, style: Style) {
         }
         out.push('\n');
     }
+    for e in &r.rule_errors {
+        let _ = writeln!(out, "  {:<8} {e}", style.paint("31", "error"));
+    }
     for s in &r.suppressed {
         let _ = writeln!(out, "  {:<8} {}  by {} ({})", style.paint("2", "ignored"), s.path, s.rule, s.matched);
     }
