@@ -188,7 +188,7 @@ fn ge_three_way_diff_steps_2_to_4() {
     config["metadata"].as_object_mut().unwrap().remove("annotations");
     let r = diff_values(&config, &live, &rules(""));
     assert_status(&r, Status::OutOfSync);
-    assert_eq!(paths(&r), ["metadata.annotations"]);
+    assert_eq!(paths(&r), ["metadata.annotations.foo"]);
 }
 
 // argo-cd@37ee009 gitops-engine/pkg/diff/diff_test.go TestThreeWayDiff (also in
@@ -207,7 +207,7 @@ fn ge_three_way_diff_step_5_additive() {
     live["metadata"]["annotations"] = json!({"foo": "bar"});
     let r = diff_values(&config, &live, &rules(""));
     assert_status(&r, Status::OutOfSync);
-    assert_eq!(change_kinds(&r), [("metadata.annotations".to_owned(), "added")]);
+    assert_eq!(change_kinds(&r), [("metadata.annotations.foo".to_owned(), "added")]);
 }
 
 // argo-cd@37ee009 gitops-engine/pkg/diff/diff_test.go TestThreeWayDiffExample1 (also in
@@ -679,7 +679,6 @@ fn ge_diff_resource_with_invalid_field() {
 // without one (it is cluster-scoped; no CRD in the set says so). Argo CD never compares the
 // namespace.
 #[test]
-#[ignore = "disagrees: a namespace declared on an object the live side has none for is reported as missing"]
 fn ge_ignore_namespace_for_cluster_scoped_resources() {
     let config = r"
         apiVersion: foo.io/v1
@@ -783,7 +782,6 @@ const WORDPRESS_CONFIG: &str = r#"
 // gitops-engine@5baed56): Git declares an empty value, the API returns `null` for it (an empty
 // byte slice); Argo CD normalises nil data values to "" (argo-cd issue 943).
 #[test]
-#[ignore = "disagrees: a declared empty Secret data value against a live null is reported as missing"]
 fn ge_null_secret_data() {
     let mut live = yaml(WORDPRESS_CONFIG);
     live["metadata"]["namespace"] = json!("argocd");
@@ -1035,7 +1033,6 @@ fn ge_smd_will_apply_default_values() {
 // in list" (also in gitops-engine@5baed56): Git no longer declares the https port that
 // argocd-controller applied earlier; the next apply removes it, so live is out of sync.
 #[test]
-#[ignore = "disagrees: a keyed-list item only a reconciler owns, that Git no longer declares, is not reported"]
 fn ge_smd_will_remove_entries_in_list() {
     let config = smd_service_config(&[
         "{name: rtmpk, port: 1986, protocol: UDP, targetPort: 1986}",
@@ -1051,7 +1048,6 @@ fn ge_smd_will_remove_entries_in_list() {
 // to what it asserts: `type: NodePort`, applied earlier by argocd-controller, is no longer in Git,
 // so the apply reverts it to the default ClusterIP: a difference.
 #[test]
-#[ignore = "disagrees: a field only a reconciler owns, that Git no longer declares, is not reported"]
 fn ge_smd_will_remove_previously_added_fields() {
     let config = smd_service_config(&["{name: rtmp, port: 1935, targetPort: 1935}"]);
     let live = r#"
@@ -1258,8 +1254,10 @@ fn ge_smd_will_apply_deployment_defaults() {
 // field with undoing changes done by webhook" (also in gitops-engine@5baed56): Git no longer
 // declares `resources` (a webhook keeps setting them, so they stay in the prediction) and lists
 // ports 8081/UDP and 80; live also has port 8080 that no manager owns. Argo CD's prediction drops
-// 8080 and keeps the requests: Modified, with the requests unchanged. driftgate reports 8080 and
-// leaves the requests (owned by argocd-controller alone) unreported.
+// 8080 and keeps the requests: Modified, with the requests unchanged. driftgate agrees on
+// Modified but not on the paths: without the dry run (`--diff-mode ssa`) it cannot see the
+// webhook, so the requests, which argocd-controller alone applied and Git dropped, are pending
+// sync; and an item no manager owns is the server's, never reported.
 #[test]
 fn ge_ssd_removing_field_with_webhook_undoing() {
     let config = r"
@@ -1350,7 +1348,7 @@ fn ge_ssd_removing_field_with_webhook_undoing() {
     assert_status(&r, Status::OutOfSync);
     assert_eq!(
         change_kinds(&r),
-        [("spec.template.spec.containers[name=nginx].ports[containerPort=8080]".to_owned(), "added")]
+        [("spec.template.spec.containers[name=nginx].resources.requests".to_owned(), "added")]
     );
 }
 
@@ -1576,7 +1574,6 @@ const SSD_SERVICE_LABEL_LIVE: &str = r#"
 // labels in predicted live" (also in gitops-engine@5baed56): Git removed label `delete-me`, which
 // argocd-controller applied before; the next apply deletes it: Modified.
 #[test]
-#[ignore = "disagrees: a label only a reconciler owns, that Git no longer declares, is not reported"]
 fn ge_ssd_deletion_of_labels() {
     let config = r"
         apiVersion: v1
@@ -1626,7 +1623,9 @@ fn ge_ssd_respects_ignore_differences() {
     let rule = "- kind: Service\n  jsonPointers: [/spec/sessionAffinity]";
     let r = diff(config, SSD_SERVICE_LABEL_LIVE, rule);
     assert_status(&r, Status::OutOfSync);
-    assert_eq!(paths(&r), ["spec.ports[port=7777].targetPort"]);
+    // the label Git dropped is the reconciler's to remove (pending sync), as in
+    // ge_ssd_deletion_of_labels
+    assert_eq!(paths(&r), ["metadata.labels.delete-me", "spec.ports[port=7777].targetPort"]);
     assert_eq!(suppressed(&r), ["spec.sessionAffinity"]);
 }
 
@@ -1714,7 +1713,6 @@ fn ge_ssd_mismatched_resource_version() {
 // argo-cd@37ee009 gitops-engine/pkg/diff/diff_test.go TestServerSideDiff "will detect ConfigMap
 // data key removal": Git dropped key3, which argocd-controller applied before: Modified.
 #[test]
-#[ignore = "disagrees: a ConfigMap data key only a reconciler owns, that Git no longer declares, is not reported"]
 fn ge_ssd_configmap_data_key_removal() {
     let config = r"
         apiVersion: v1
@@ -2423,7 +2421,6 @@ fn normalizer_jq_path_expression_fail_with_timeout() {
 // `recurse(.)` and `def f: f; f` behave the same): Argo CD cuts it off after its timeout and
 // compares without it.
 #[test]
-#[ignore = "disagrees: a jq path expression that never terminates (`until(false; .)`) hangs the comparison; Argo CD times it out"]
 fn normalizer_jq_nonterminating_path_expression_times_out() {
     let done = within(10, || {
         let rule = "- group: '*'\n  kind: '*'\n  jqPathExpressions: ['until(false; .)']";
@@ -2499,7 +2496,6 @@ fn knowntypes_quantity_in_custom_pod_template() {
 // also what the API server does for built-in kinds (and what gitops-engine's `remarshal` mirrors).
 // So Git's `readOnly: false` against a live Deployment without it is no difference.
 #[test]
-#[ignore = "disagrees: a declared `false` the API server drops (omitempty) is reported as missing"]
 fn knowntypes_omitempty_false_dropped_by_server() {
     let git = r"
         apiVersion: apps/v1

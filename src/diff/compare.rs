@@ -202,7 +202,9 @@ impl Walker<'_, '_> {
             scalar => match l {
                 // the server drops omitempty zero values (`minReadySeconds: 0`, `readOnly: false`,
                 // `subPath: ""`): absent and zero are the same value
-                None | Some(Value::Null) if is_zero(scalar) => {}
+                // a null value is the zero value (Argo CD reads a null Secret value as "")
+                Some(Value::Null) if is_zero(scalar) => {}
+                None if is_zero(scalar) && !in_string_map(&self.path) => {}
                 None | Some(Value::Null) => self.push(Change::Missing { desired: d.clone() }),
                 Some(lv) => {
                     if !scalar_eq(scalar, lv, &self.path) {
@@ -539,6 +541,27 @@ fn is_zero(v: &Value) -> bool {
         Value::String(s) => s.is_empty(),
         _ => false,
     }
+}
+
+/// True for an entry of a map of strings (labels, annotations, a ConfigMap's or Secret's data,
+/// selectors): the server keeps its empty values, so `""` there is a value, not an omission.
+fn in_string_map(path: &FieldPath) -> bool {
+    const STRING_MAPS: &[&str] = &[
+        "labels",
+        "annotations",
+        "data",
+        "stringData",
+        "binaryData",
+        "matchLabels",
+        "nodeSelector",
+        "selector",
+        "parameters",
+        "hard",
+        "limits",
+        "requests",
+    ];
+    let n = path.0.len();
+    n >= 2 && matches!(&path.0[n - 2], Seg::Field(m) if STRING_MAPS.contains(&m.as_str()))
 }
 
 /// `metadata.namespace` is part of the key (and dropped by the server on cluster-scoped

@@ -11,6 +11,7 @@ use super::compare::{Change, Difference};
 use super::jq::JqPath;
 use super::managed_fields::ManagedFields;
 use super::path::{Side, tokens_of};
+use super::selector::Selector as LabelSelector;
 use crate::model::ResourceKey;
 
 /// One entry of `ignoreDifferences`: Argo CD's fields, or Flux's `paths` and `target`.
@@ -55,7 +56,7 @@ pub struct FluxTarget {
     /// Group regex.
     #[serde(default)]
     pub group: Option<String>,
-    /// Version regex (accepted; keys are version-independent, so it never narrows).
+    /// Version regex, matched against the version of the object's `apiVersion`.
     #[serde(default)]
     pub version: Option<String>,
     /// Kind regex.
@@ -67,10 +68,11 @@ pub struct FluxTarget {
     /// Namespace regex.
     #[serde(default)]
     pub namespace: Option<String>,
-    /// Label selector (`k=v,k2=v2`).
+    /// Label selector, Kubernetes' string form (`k=v`, `k!=v`, `k in (a, b)`, `k notin (a)`,
+    /// `k`, `!k`, joined by commas).
     #[serde(default)]
     pub label_selector: Option<String>,
-    /// Annotation selector (`k=v`).
+    /// Annotation selector, in the same form.
     #[serde(default)]
     pub annotation_selector: Option<String>,
 }
@@ -105,6 +107,16 @@ pub enum RuleError {
         /// What is wrong.
         message: &'static str,
     },
+    /// A label or annotation selector does not parse.
+    #[error("{origin}: target.{field}: {message}")]
+    Selector {
+        /// The rule.
+        origin: String,
+        /// Which field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A regular expression does not compile.
     #[error("{origin}: target.{field}: {source}")]
     Regex {
@@ -127,11 +139,12 @@ enum Selector {
     },
     Flux {
         group: Option<Regex>,
+        version: Option<Regex>,
         kind: Option<Regex>,
         name: Option<Regex>,
         namespace: Option<Regex>,
-        labels: Vec<(String, String)>,
-        annotations: Vec<(String, String)>,
+        labels: LabelSelector,
+        annotations: LabelSelector,
     },
     All,
 }
@@ -212,21 +225,30 @@ impl Rule {
                 });
             }
             let t = spec.target.clone().unwrap_or_default();
+            // as in Flux, an empty field matches anything
             let re = |field: &'static str, v: &Option<String>| -> Result<Option<Regex>, RuleError> {
-                v.as_deref().map(|s| Regex::new(&format!("^(?:{s})$"))).transpose().map_err(|source| RuleError::Regex {
+                v.as_deref()
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Regex::new(&format!("^(?:{s})$")))
+                    .transpose()
+                    .map_err(|source| RuleError::Regex { origin: origin.clone(), field, source })
+            };
+            let sel = |field: &'static str, v: &Option<String>| {
+                LabelSelector::parse(v.as_deref().unwrap_or("")).map_err(|message| RuleError::Selector {
                     origin: origin.clone(),
                     field,
-                    source,
+                    message,
                 })
             };
             return Ok(Self {
                 selector: Selector::Flux {
                     group: re("group", &t.group)?,
+                    version: re("version", &t.version)?,
                     kind: re("kind", &t.kind)?,
                     name: re("name", &t.name)?,
                     namespace: re("namespace", &t.namespace)?,
-                    labels: parse_selector(t.label_selector.as_deref()),
-                    annotations: parse_selector(t.annotation_selector.as_deref()),
+                    labels: sel("labelSelector", &t.label_selector)?,
+                    annotations: sel("annotationSelector", &t.annotation_selector)?,
                 },
                 pointers: paths.iter().map(|p| pointer("paths", p)).collect::<Result<_, _>>()?,
                 jq: Vec::new(),
@@ -269,33 +291,21 @@ impl Rule {
                     && name.as_ref().is_none_or(|n| *n == key.name)
                     && namespace.as_ref().is_none_or(|n| Some(n.as_str()) == key.namespace.as_deref())
             }
-            Selector::Flux { group, kind, name, namespace, labels, annotations } => {
+            Selector::Flux { group, version, kind, name, namespace, labels, annotations } => {
                 let m = |r: &Option<Regex>, v: &str| r.as_ref().is_none_or(|r| r.is_match(v));
-                let has = |field: &str, pairs: &[(String, String)]| {
-                    pairs.iter().all(|(k, v)| {
-                        obj.pointer(&format!("/metadata/{field}")).and_then(|m| m.get(k)).and_then(Value::as_str)
-                            == Some(v.as_str())
-                    })
-                };
+                let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                let v = api_version.rsplit_once('/').map_or(api_version, |(_, v)| v);
+                let meta = |field: &str| obj.pointer(&format!("/metadata/{field}")).and_then(Value::as_object);
                 m(group, &key.group)
+                    && m(version, v)
                     && m(kind, &key.kind)
                     && m(name, &key.name)
                     && m(namespace, key.namespace.as_deref().unwrap_or(""))
-                    && has("labels", labels)
-                    && has("annotations", annotations)
+                    && labels.matches(meta("labels"))
+                    && annotations.matches(meta("annotations"))
             }
         }
     }
-}
-
-fn parse_selector(s: Option<&str>) -> Vec<(String, String)> {
-    s.map(|s| {
-        s.split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_start_matches('=').to_owned()))
-            .collect()
-    })
-    .unwrap_or_default()
 }
 
 /// Glob match with `*` (any run) and `?` (one character), as Argo CD's rules use.

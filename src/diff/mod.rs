@@ -12,4 +12,5 @@ pub mod patch;
 pub mod path;
 pub mod quantity;
 pub mod report;
+pub mod selector;
 pub mod text;
