@@ -224,8 +224,31 @@ impl Walker<'_, '_> {
             }
             Attribution::Defaults { .. } => true,
         };
-        if drift {
+        // an item the server adds whole (the ServiceAccount plugin's volume, default tolerations)
+        if drift && !self.explained(item) {
             self.push(Change::Added { live: item.clone() });
+        }
+    }
+
+    /// True when the defaults table explains every leaf of `v`, whoever wrote it.
+    fn explained(&mut self, v: &Value) -> bool {
+        if defaults::is_empty(v) || defaults::explains_subtree(self.ctx.group, self.ctx.kind, &self.path.shape()) {
+            return true;
+        }
+        match v {
+            Value::Object(m) => m.iter().all(|(k, cv)| {
+                self.path.push_field(k);
+                let ok = self.explained(cv);
+                self.path.pop();
+                ok
+            }),
+            Value::Array(a) => a.iter().enumerate().all(|(i, cv)| {
+                self.path.push_item(i.to_string(), Some(i), None);
+                let ok = self.explained(cv);
+                self.path.pop();
+                ok
+            }),
+            _ => defaults::explains(self.ctx.group, self.ctx.kind, &self.path.shape(), v),
         }
     }
 
@@ -245,7 +268,7 @@ impl Walker<'_, '_> {
     }
 
     fn undeclared(&mut self, lv: &Value) -> Outcome {
-        if defaults::is_empty(lv) || defaults::explains_subtree(self.ctx.kind, &self.path.shape()) {
+        if defaults::is_empty(lv) || defaults::explains_subtree(self.ctx.group, self.ctx.kind, &self.path.shape()) {
             return Outcome::None;
         }
         let mut all = true;
@@ -301,7 +324,7 @@ impl Walker<'_, '_> {
     }
 
     fn leaf_is_drift(&self, lv: &Value) -> bool {
-        if defaults::explains(self.ctx.kind, &self.path.shape(), lv) {
+        if defaults::explains(self.ctx.group, self.ctx.kind, &self.path.shape(), lv) {
             return false;
         }
         match self.attribute {
