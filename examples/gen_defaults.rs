@@ -124,7 +124,10 @@ const EXTRA: &[(&str, &str)] = &[
         "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1",
         "staging/src/k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1",
     ),
-    ("k8s.io/kube-aggregator/pkg/apis/apiregistration/v1", "staging/src/k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"),
+    (
+        "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1",
+        "staging/src/k8s.io/kube-aggregator/pkg/apis/apiregistration/v1",
+    ),
 ];
 
 fn main() {
@@ -134,7 +137,13 @@ fn main() {
         std::process::exit(2);
     };
     let source = args.get(2).cloned().unwrap_or_else(|| root.display().to_string());
-    let mut g = Gen { pkgs: HashMap::new(), funcs: HashMap::new(), helpers: HashMap::new(), rows: BTreeMap::new(), warnings: Vec::new() };
+    let mut g = Gen {
+        pkgs: HashMap::new(),
+        funcs: HashMap::new(),
+        helpers: HashMap::new(),
+        rows: BTreeMap::new(),
+        warnings: Vec::new(),
+    };
 
     // types: every package of k8s.io/api, meta/v1, and the two add-on API servers
     let api = root.join(API);
@@ -180,7 +189,9 @@ fn main() {
             .iter()
             .filter(|(name, fields)| {
                 !name.ends_with("List")
-                    && fields.iter().any(|f| f.json.is_none() && matches!(&f.ty, Ty::Named { name, .. } if name == "TypeMeta"))
+                    && fields
+                        .iter()
+                        .any(|f| f.json.is_none() && matches!(&f.ty, Ty::Named { name, .. } if name == "TypeMeta"))
                     && fields.iter().any(|f| f.json.as_deref() == Some("metadata"))
             })
             .map(|(n, _)| n.clone())
@@ -213,9 +224,8 @@ fn name_of(p: &Path) -> String {
 
 /// Go source files of a package that are not tests or generated.
 fn go_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir).map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
     files.retain(|p| {
         let n = name_of(p);
         n.ends_with(".go") && !n.ends_with("_test.go") && !n.starts_with("zz_generated") && !n.contains("generated")
@@ -242,7 +252,9 @@ fn imports(src: &str) -> HashMap<String, String> {
         if in_block || t.starts_with("import ") {
             if let Some(c) = re.captures(t) {
                 let path = c[2].to_owned();
-                let alias = c.get(1).map_or_else(|| path.rsplit('/').next().unwrap().to_owned(), |a| a.as_str().trim().to_owned());
+                let alias = c
+                    .get(1)
+                    .map_or_else(|| path.rsplit('/').next().unwrap().to_owned(), |a| a.as_str().trim().to_owned());
                 out.insert(alias, path);
             }
         }
@@ -278,8 +290,21 @@ fn parse_ty(s: &str, home: &str, imports: &HashMap<String, String>) -> Ty {
         let pkg = imports.get(alias).cloned().unwrap_or_else(|| alias.to_owned());
         return Ty::Named { pkg, name: name.to_owned() };
     }
-    const BUILTIN: &[&str] =
-        &["string", "bool", "int", "int32", "int64", "uint", "uint32", "uint64", "float32", "float64", "byte", "interface{}", "any"];
+    const BUILTIN: &[&str] = &[
+        "string",
+        "bool",
+        "int",
+        "int32",
+        "int64",
+        "uint",
+        "uint32",
+        "uint64",
+        "float32",
+        "float64",
+        "byte",
+        "interface{}",
+        "any",
+    ];
     if BUILTIN.contains(&s) {
         Ty::Builtin(s.to_owned())
     } else {
@@ -407,7 +432,15 @@ impl Gen {
                     body.push(lines[i].to_owned());
                     i += 1;
                 }
-                let f = Func { name: name.clone(), param, param_ty: param_ty.clone(), body, imports: imports.clone(), home: home.clone(), label: label.to_owned() };
+                let f = Func {
+                    name: name.clone(),
+                    param,
+                    param_ty: param_ty.clone(),
+                    body,
+                    imports: imports.clone(),
+                    home: home.clone(),
+                    label: label.to_owned(),
+                };
                 if let Some(tname) = name.strip_prefix("SetDefaults_") {
                     let target = match &param_ty {
                         Ty::Ptr(b) => b.as_ref().clone(),
@@ -457,7 +490,8 @@ impl Gen {
         if depth > 4 {
             return None;
         }
-        for f in fields.iter().filter(|f| f.json.is_none() || matches!(&f.ty, Ty::Named { name, .. } if *name == f.go)) {
+        for f in fields.iter().filter(|f| f.json.is_none() || matches!(&f.ty, Ty::Named { name, .. } if *name == f.go))
+        {
             if let Some((mut steps, t)) = self.field(&f.ty, go, depth + 1) {
                 let mut all: Vec<String> = f.json.iter().filter(|j| !j.is_empty()).cloned().collect();
                 all.append(&mut steps);
@@ -531,7 +565,13 @@ impl Gen {
             }
             if matches!(&f.ty, Ty::Named { name, .. } if name == "Quantity") {
                 // encoding/json never omits a struct, so a zero Quantity is written as "0"
-                self.add(group, kind, path.clone(), Leaf::Str("0".into()), "resource.Quantity zero value (not omitted by encoding/json)");
+                self.add(
+                    group,
+                    kind,
+                    path.clone(),
+                    Leaf::Str("0".into()),
+                    "resource.Quantity zero value (not omitted by encoding/json)",
+                );
             }
             self.walk(group, kind, &f.ty, path, stack);
             path.pop();
@@ -542,7 +582,11 @@ impl Gen {
     fn marker_value(&self, m: &str, home: &str) -> Val {
         if let Some(r) = m.strip_prefix("ref(").and_then(|r| r.strip_suffix(')')) {
             let name = r.rsplit('.').next().unwrap_or(r);
-            return self.pkgs.get(home).and_then(|p| p.consts.get(name)).map_or(Val::Unknown, |e| self.literal(e, home, 0));
+            return self
+                .pkgs
+                .get(home)
+                .and_then(|p| p.consts.get(name))
+                .map_or(Val::Unknown, |e| self.literal(e, home, 0));
         }
         self.literal(m, home, 0)
     }
@@ -571,10 +615,18 @@ impl Gen {
             && is_ident(name)
         {
             let _ = alias;
-            return self.pkgs.get(home).and_then(|p| p.consts.get(name)).map_or(Val::Unknown, |v| self.literal(v, home, depth + 1));
+            return self
+                .pkgs
+                .get(home)
+                .and_then(|p| p.consts.get(name))
+                .map_or(Val::Unknown, |v| self.literal(v, home, depth + 1));
         }
         if is_ident(e) {
-            return self.pkgs.get(home).and_then(|p| p.consts.get(e)).map_or(Val::Unknown, |v| self.literal(v, home, depth + 1));
+            return self
+                .pkgs
+                .get(home)
+                .and_then(|p| p.consts.get(e))
+                .map_or(Val::Unknown, |v| self.literal(v, home, depth + 1));
         }
         // a typed conversion of a constant: Protocol("TCP"), int32(0644)
         if let Some((head, inner)) = call(e)
@@ -736,12 +788,14 @@ impl Gen {
     fn render(&self, source: &str) -> String {
         let mut out = String::new();
         writeln!(out, "// @generated by `cargo run --example gen_defaults -- <kubernetes> \"<source>\" > src/diff/defaults/table.rs`.").unwrap();
-        writeln!(out, "// Do not edit: re-run the generator (see examples/gen_defaults.rs and docs/semantics.md).").unwrap();
+        writeln!(out, "// Do not edit: re-run the generator (see examples/gen_defaults.rs and docs/semantics.md).")
+            .unwrap();
         for line in source.lines() {
             writeln!(out, "// Source: {line}").unwrap();
         }
         writeln!(out, "//").unwrap();
-        writeln!(out, "// One row per (group, kind, JSON path): the value Kubernetes' defaulting code sets there").unwrap();
+        writeln!(out, "// One row per (group, kind, JSON path): the value Kubernetes' defaulting code sets there")
+            .unwrap();
         writeln!(out, "// (`Any` when it is computed), and the Go function or marker it comes from.").unwrap();
         writeln!(out).unwrap();
         writeln!(out, "use super::{{Expect, Row}};").unwrap();
@@ -769,8 +823,10 @@ fn expect_of(leaves: &BTreeSet<Leaf>) -> String {
     if leaves.contains(&Leaf::Any) {
         return "Expect::Any".into();
     }
-    let strs: Vec<String> = leaves.iter().filter_map(|l| if let Leaf::Str(s) = l { Some(format!("{s:?}")) } else { None }).collect();
-    let ints: Vec<String> = leaves.iter().filter_map(|l| if let Leaf::Int(n) = l { Some(n.to_string()) } else { None }).collect();
+    let strs: Vec<String> =
+        leaves.iter().filter_map(|l| if let Leaf::Str(s) = l { Some(format!("{s:?}")) } else { None }).collect();
+    let ints: Vec<String> =
+        leaves.iter().filter_map(|l| if let Leaf::Int(n) = l { Some(n.to_string()) } else { None }).collect();
     let bools: Vec<bool> = leaves.iter().filter_map(|l| if let Leaf::Bool(b) = l { Some(*b) } else { None }).collect();
     match (strs.len(), ints.len(), bools.len()) {
         (1, 0, 0) => format!("Expect::Str({})", strs[0]),
@@ -918,9 +974,14 @@ impl Env {
             }
             if head.starts_with("ptr.To")
                 || head.ends_with("Ptr")
-                || matches!(head.rsplit('.').next(), Some("Int32" | "Int64" | "Bool" | "String" | "FromString" | "FromInt" | "FromInt32"))
+                || matches!(
+                    head.rsplit('.').next(),
+                    Some("Int32" | "Int64" | "Bool" | "String" | "FromString" | "FromInt" | "FromInt32")
+                )
                 || is_ident(head)
-                || head.split_once('.').is_some_and(|(a, b)| is_ident(a) && is_ident(b) && b.chars().next().is_some_and(char::is_lowercase))
+                || head.split_once('.').is_some_and(|(a, b)| {
+                    is_ident(a) && is_ident(b) && b.chars().next().is_some_and(char::is_lowercase)
+                })
             {
                 let parts = split_top(args);
                 if parts.len() == 1 {
@@ -935,7 +996,11 @@ impl Env {
             && is_ident(name)
         {
             let pkg = self.imports.get(alias).cloned().unwrap_or_default();
-            return g.pkgs.get(&pkg).and_then(|p| p.consts.get(name)).map_or(Val::Unknown, |v| g.literal(v, &pkg, depth + 1));
+            return g
+                .pkgs
+                .get(&pkg)
+                .and_then(|p| p.consts.get(name))
+                .map_or(Val::Unknown, |v| g.literal(v, &pkg, depth + 1));
         }
         if is_ident(e) {
             if let Some(v) = g.pkgs.get(&self.home).and_then(|p| p.consts.get(e)) {
@@ -1097,7 +1162,10 @@ fn split_assign(t: &str) -> Option<(&str, &str)> {
 }
 
 fn is_composite_assignment(t: &str) -> bool {
-    (t.contains(":=") || split_assign(t).is_some()) && !t.starts_with("if ") && !t.starts_with("for ") && !t.starts_with('}')
+    (t.contains(":=") || split_assign(t).is_some())
+        && !t.starts_with("if ")
+        && !t.starts_with("for ")
+        && !t.starts_with('}')
         && t.ends_with('{')
 }
 

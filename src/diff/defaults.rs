@@ -328,13 +328,28 @@ mod tests {
             yes(g, kind, "webhooks.[].namespaceSelector", json!({}));
             yes(g, kind, "webhooks.[].objectSelector", json!({}));
         }
-        yes("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "webhooks.[].reinvocationPolicy", json!("Never"));
-        no("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "webhooks.[].reinvocationPolicy", json!("IfNeeded"));
+        yes(
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+            "webhooks.[].reinvocationPolicy",
+            json!("Never"),
+        );
+        no(
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration",
+            "webhooks.[].reinvocationPolicy",
+            json!("IfNeeded"),
+        );
     }
 
     #[test]
     fn resource_field_ref_divisor() {
-        yes("apps", "Deployment", "spec.template.spec.containers.[].env.[].valueFrom.resourceFieldRef.divisor", json!("0"));
+        yes(
+            "apps",
+            "Deployment",
+            "spec.template.spec.containers.[].env.[].valueFrom.resourceFieldRef.divisor",
+            json!("0"),
+        );
         yes("", "Pod", "spec.volumes.[].downwardAPI.items.[].resourceFieldRef.divisor", json!("0"));
         no("", "Pod", "spec.volumes.[].downwardAPI.items.[].resourceFieldRef.divisor", json!("1m"));
     }
@@ -374,7 +389,12 @@ mod tests {
     fn grpc_probe_service() {
         for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
             yes("apps", "StatefulSet", &format!("spec.template.spec.containers.[].{probe}.grpc.service"), json!(""));
-            no("apps", "StatefulSet", &format!("spec.template.spec.containers.[].{probe}.grpc.service"), json!("health"));
+            no(
+                "apps",
+                "StatefulSet",
+                &format!("spec.template.spec.containers.[].{probe}.grpc.service"),
+                json!("health"),
+            );
         }
     }
 
@@ -389,8 +409,13 @@ mod tests {
 
     #[test]
     fn job_controller_labels() {
-        for label in ["controller-uid", "job-name", "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name"] {
-            assert!(explains("batch", "Job", &["spec", "template", "metadata", "labels", label], &json!("x")), "{label}");
+        for label in
+            ["controller-uid", "job-name", "batch.kubernetes.io/controller-uid", "batch.kubernetes.io/job-name"]
+        {
+            assert!(
+                explains("batch", "Job", &["spec", "template", "metadata", "labels", label], &json!("x")),
+                "{label}"
+            );
             assert!(explains("batch", "Job", &["metadata", "labels", label], &json!("x")), "{label}");
         }
         let uid = ["spec", "selector", "matchLabels", "batch.kubernetes.io/controller-uid"];

@@ -16,8 +16,17 @@ const fn of(group: &'static str, kinds: &'static [&'static str], pattern: &'stat
 }
 
 /// Kinds whose pod template gets the same conversion as a Pod.
-const POD_TEMPLATES: &[&str] =
-    &["Pod", "PodTemplate", "ReplicationController", "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job", "CronJob"];
+const POD_TEMPLATES: &[&str] = &[
+    "Pod",
+    "PodTemplate",
+    "ReplicationController",
+    "Deployment",
+    "ReplicaSet",
+    "DaemonSet",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+];
 
 pub(super) static ROWS: &[Extra] = &[
     // every object: status and metadata the server or controllers own
@@ -34,7 +43,12 @@ pub(super) static ROWS: &[Extra] = &[
     // Pod: ServiceAccount admission (plugin/pkg/admission/serviceaccount/admission.go)
     of("", &["Pod"], "^spec.serviceAccountName", Str("default")),
     of("", &["Pod"], "^spec.volumes.[].name", Prefix("kube-api-access-")),
-    of("", &["Pod"], "^spec.containers|initContainers|ephemeralContainers.[].volumeMounts.[].name", Prefix("kube-api-access-")),
+    of(
+        "",
+        &["Pod"],
+        "^spec.containers|initContainers|ephemeralContainers.[].volumeMounts.[].name",
+        Prefix("kube-api-access-"),
+    ),
     of(
         "",
         &["Pod"],
@@ -47,10 +61,20 @@ pub(super) static ROWS: &[Extra] = &[
     of("", &["Pod"], "^spec.volumes.[].projected.sources.[].serviceAccountToken.path", Str("token")),
     of("", &["Pod"], "^spec.volumes.[].projected.sources.[].configMap.name", Str("kube-root-ca.crt")),
     of("", &["Pod"], "^spec.volumes.[].projected.sources.[].configMap.items.[].key|path", Str("ca.crt")),
-    of("", &["Pod"], "^spec.volumes.[].projected.sources.[].downwardAPI.items.[].fieldRef.fieldPath", Str("metadata.namespace")),
+    of(
+        "",
+        &["Pod"],
+        "^spec.volumes.[].projected.sources.[].downwardAPI.items.[].fieldRef.fieldPath",
+        Str("metadata.namespace"),
+    ),
     of("", &["Pod"], "^spec.volumes.[].projected.sources.[].downwardAPI.items.[].path", Str("namespace")),
     // Pod: DefaultTolerationSeconds admission (plugin/pkg/admission/defaulttolerationseconds)
-    of("", &["Pod"], "^spec.tolerations.[].key", Strs(&["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"])),
+    of(
+        "",
+        &["Pod"],
+        "^spec.tolerations.[].key",
+        Strs(&["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]),
+    ),
     of("", &["Pod"], "^spec.tolerations.[].operator", Str("Exists")),
     of("", &["Pod"], "^spec.tolerations.[].effect", Str("NoExecute")),
     of("", &["Pod"], "^spec.tolerations.[].tolerationSeconds", Int(300)),
@@ -84,7 +108,12 @@ pub(super) static ROWS: &[Extra] = &[
     of("rbac.authorization.k8s.io", &["ClusterRole"], "^rules", Any),
     // Job: the registry strategy labels the Job and its pods with the new object's uid and name
     // (pkg/registry/batch/job/strategy.go, generateSelector)
-    of("batch", &["Job"], "^metadata.labels.\"controller-uid|job-name|batch.kubernetes.io/controller-uid|batch.kubernetes.io/job-name\"", Any),
+    of(
+        "batch",
+        &["Job"],
+        "^metadata.labels.\"controller-uid|job-name|batch.kubernetes.io/controller-uid|batch.kubernetes.io/job-name\"",
+        Any,
+    ),
     of(
         "batch",
         &["Job"],
@@ -97,6 +126,12 @@ pub(super) static ROWS: &[Extra] = &[
     // StatefulSet: claim templates are written as full PersistentVolumeClaim objects
     of("apps", &["StatefulSet"], "^spec.volumeClaimTemplates.[].apiVersion", Str("v1")),
     of("apps", &["StatefulSet"], "^spec.volumeClaimTemplates.[].kind", Str("PersistentVolumeClaim")),
+    // HorizontalPodAutoscaler v2: a declared behavior is completed from the default scaling
+    // rules (pkg/apis/autoscaling/v2/defaults.go, GenerateHPAScaleUpRules/GenerateHPAScaleDownRules)
+    of("autoscaling", &["HorizontalPodAutoscaler"], "^spec.behavior.scaleUp|scaleDown", Any),
+    // Pod with hostNetwork: hostPort copied from containerPort
+    // (pkg/apis/core/v1/defaults.go, SetDefaults_Pod -> defaultHostNetworkPorts)
+    of("", &["Pod"], "^spec.containers|initContainers.[].ports.[].hostPort", Any),
     // HorizontalPodAutoscaler v1: the CPU target is defaulted in conversion, not in a
     // defaulting function (pkg/apis/autoscaling/v1/conversion.go)
     of("autoscaling", &["HorizontalPodAutoscaler"], "^spec.targetCPUUtilizationPercentage", Int(80)),
