@@ -149,6 +149,20 @@ enum Outcome {
 
 impl Walker<'_, '_> {
     fn declared(&mut self, d: &Value, l: Option<&Value>, root: bool) {
+        // Git declares a zero value (`restartPolicy: ""`, `finalizers: []`) and the server put
+        // its default there: the same as not declaring it
+        if let Some(lv) = l
+            && (is_zero(d) || defaults::is_empty(d))
+            && !defaults::is_empty(lv)
+            && lv != d
+            && self.explained(lv)
+        {
+            return;
+        }
+        // a field of a feature gate the cluster has off: the server drops it
+        if l.is_none() && defaults::dropped_by_feature_gate(self.ctx.group, &self.path.shape()) {
+            return;
+        }
         match d {
             Value::Object(dm) => match l {
                 Some(Value::Object(lm)) => {
@@ -279,8 +293,33 @@ impl Walker<'_, '_> {
             }
             Attribution::Defaults { .. } => Some(Cause::Drift),
         };
-        if let Some(cause) = cause {
+        // an item the server adds whole (the ServiceAccount plugin's volume, default tolerations)
+        if let Some(cause) = cause
+            && !self.explained(item)
+        {
             self.push_as(Change::Added { live: item.clone() }, cause);
+        }
+    }
+
+    /// True when the defaults table explains every leaf of `v`, whoever wrote it.
+    fn explained(&mut self, v: &Value) -> bool {
+        if defaults::is_empty(v) || self.explained_subtree() {
+            return true;
+        }
+        match v {
+            Value::Object(m) => m.iter().all(|(k, cv)| {
+                self.path.push_field(k);
+                let ok = self.explained(cv);
+                self.path.pop();
+                ok
+            }),
+            Value::Array(a) => a.iter().enumerate().all(|(i, cv)| {
+                self.path.push_item(i.to_string(), Some(i), None);
+                let ok = self.explained(cv);
+                self.path.pop();
+                ok
+            }),
+            _ => defaults::explains(self.ctx.group, self.ctx.kind, &self.path.shape(), v),
         }
     }
 
@@ -316,7 +355,7 @@ impl Walker<'_, '_> {
     }
 
     fn explained_subtree(&self) -> bool {
-        defaults::explains_subtree(self.ctx.kind, &self.path.shape())
+        defaults::explains_subtree(self.ctx.group, self.ctx.kind, &self.path.shape())
     }
 
     fn undeclared(&mut self, lv: &Value) -> Outcome {
@@ -392,7 +431,7 @@ impl Walker<'_, '_> {
     /// non-reconciler (drift) or only by a reconciler (pending sync: Git dropped it and the
     /// reconciler's next apply removes it).
     fn leaf_cause(&self, lv: &Value) -> Option<Cause> {
-        if defaults::explains(self.ctx.kind, &self.path.shape(), lv) {
+        if defaults::explains(self.ctx.group, self.ctx.kind, &self.path.shape(), lv) {
             return None;
         }
         match self.attribute {

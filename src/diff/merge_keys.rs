@@ -79,7 +79,8 @@ fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]>
 pub fn item_key(item: &Value, key: &[KeyField]) -> Option<Vec<Value>> {
     key.iter()
         .map(|f| match item.get(f.name) {
-            Some(v) if !v.is_null() => Some(v.clone()),
+            // an empty string is the zero value the server defaults, like absence
+            Some(v) if !(v.is_null() || f.default.is_some() && v.as_str() == Some("")) => Some(v.clone()),
             _ => f.default.map(|d| Value::String(d.to_owned())),
         })
         .collect()
