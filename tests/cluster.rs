@@ -230,3 +230,68 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[end + 2 + size + 2..];
     }
 }
+
+/// Finding 10 of issue 12: an unreachable cluster is an error naming the server, exit 2, and no
+/// report is printed, for `diff --live cluster`, `status --config` and `heal --once --dry-run`.
+#[test]
+fn an_unreachable_cluster_is_an_error_naming_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    // a port nothing listens on: bound, then closed
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = format!("http://127.0.0.1:{port}");
+    let kubeconfig = tmp.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"),
+    )
+    .unwrap();
+    let desired = tmp.path().join("desired");
+    std::fs::create_dir_all(&desired).unwrap();
+    std::fs::write(desired.join("config.yaml"), CONFIGMAP).unwrap();
+    let config = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n- name: s\n  path: {}\n",
+            desired.display()
+        ),
+    )
+    .unwrap();
+    let kc = kubeconfig.to_string_lossy().into_owned();
+    let d = desired.to_string_lossy().into_owned();
+    let c = config.to_string_lossy().into_owned();
+    for args in [
+        vec!["diff", "--desired", &d, "--live", "cluster", "--kubeconfig", &kc],
+        vec!["status", "--config", &c, "--kubeconfig", &kc],
+        vec!["heal", "--once", "--dry-run", "--config", &c, "--kubeconfig", &kc],
+    ] {
+        let out = Command::new(support::bin()).args(&args).env_remove("KUBECONFIG").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} printed a report: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(stderr.contains(&format!("cannot reach the cluster at {server}")), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{args:?}: said once: {stderr}");
+    }
+}
+
+/// Finding 10 of issue 12: live JSON followed by anything else is an error naming the file and
+/// position, not a silently shortened input.
+#[test]
+fn live_json_with_trailing_garbage_is_an_error_naming_the_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let desired = tmp.path().join("desired");
+    std::fs::create_dir_all(&desired).unwrap();
+    std::fs::write(desired.join("config.yaml"), CONFIGMAP).unwrap();
+    let live = tmp.path().join("live.json");
+    std::fs::write(&live, format!("{}\n{{\"kind\": ", serde_json::to_string(&yaml(CONFIGMAP)).unwrap())).unwrap();
+    let out = Command::new(support::bin())
+        .args(["diff", "--desired"])
+        .arg(&desired)
+        .arg("--live")
+        .arg(&live)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("live.json:2: invalid JSON: trailing characters at line 2 column 1"), "{stderr}");
+}

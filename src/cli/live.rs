@@ -24,8 +24,14 @@ pub struct ClusterArgs {
 
 impl ClusterArgs {
     /// Connects.
+    /// Connects, and checks that the API server answers: an unreachable or refusing cluster is
+    /// an error naming the server (exit 2), never a report.
     pub async fn connect(&self) -> anyhow::Result<Connection> {
-        cluster::connect(self.kubeconfig.as_deref(), self.context.as_deref()).await.context("cannot reach the cluster")
+        let conn = cluster::connect(self.kubeconfig.as_deref(), self.context.as_deref())
+            .await
+            .context("cannot reach the cluster")?;
+        cluster::probe(&conn).await?;
+        Ok(conn)
     }
 }
 

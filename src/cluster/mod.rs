@@ -14,7 +14,7 @@ pub mod lease;
 mod list;
 mod watch;
 
-pub use client::{Connection, connect};
+pub use client::{Connection, connect, probe};
 pub use detector::{Detector, DetectorHandle};
 pub use discovery::{Resolved, Target, resolve, targets};
 pub use dry_run::dry_run_apply;
@@ -42,6 +42,14 @@ pub enum ClusterError {
     /// The client could not be built (bad certificates, proxy).
     #[error("cannot build the Kubernetes client: {0}")]
     Client(String),
+    /// The API server could not be reached, or refused us, when first asked.
+    #[error("cannot reach the cluster at {server}: {message}")]
+    Unreachable {
+        /// The API server's URL.
+        server: String,
+        /// Why, with every cause (connection refused, certificate, 401).
+        message: String,
+    },
     /// A request failed.
     #[error("{what}: {source}")]
     Api {

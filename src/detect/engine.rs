@@ -296,6 +296,9 @@ pub struct Engine {
     instance_label: bool,
     live: HashMap<ResourceKey, Projection>,
     kinds: BTreeMap<(String, String), KindState>,
+    /// The scopes whose first list is complete: (group, kind, namespace; `None` for all). A kind
+    /// may be watched in several namespaces, and each is judged only once its own list is in.
+    listed: HashSet<(String, String, Option<String>)>,
     states: Vec<BTreeMap<ResourceKey, ResourceState>>,
     /// Per source, the (group, kind) pairs it declares, for the kinds its status reports.
     declared_kinds: Vec<HashSet<(String, String)>>,
@@ -460,6 +463,7 @@ impl Engine {
             self.live.insert(key, projection);
         }
         self.kinds.insert((group.to_owned(), kind.to_owned()), KindState::Watching);
+        self.listed.insert((group.to_owned(), kind.to_owned(), namespace.map(str::to_owned)));
         let mut keys: BTreeSet<ResourceKey> = listed.into_iter().chain(gone).collect();
         for s in &self.sources {
             keys.extend(s.objects.keys().filter(|k| in_scope(k)).cloned());
@@ -474,6 +478,7 @@ impl Engine {
 
     /// A kind is no longer watched (Git stopped declaring it there): its live objects are dropped.
     pub fn forget(&mut self, group: &str, kind: &str, namespace: Option<&str>) {
+        self.listed.remove(&(group.to_owned(), kind.to_owned(), namespace.map(str::to_owned)));
         self.live.retain(|k, _| {
             !(k.group == group && k.kind == kind && (namespace.is_none() || k.namespace.as_deref() == namespace))
         });
@@ -555,6 +560,9 @@ impl Engine {
                 return Some(blank(State::Missing, Some(format!("the cluster does not serve {}", kind_name(key)))));
             }
             Some(KindState::Failed(msg)) => return Some(blank(State::Unknown, Some(msg.clone()))),
+            Some(KindState::Watching) if !self.is_listed(key) => {
+                return Some(blank(State::Unknown, Some("waiting for the first list of its namespace".into())));
+            }
             Some(KindState::Watching) => {}
         }
         let Some(live) = live else { return Some(blank(State::Missing, None)) };
@@ -584,6 +592,13 @@ impl Engine {
         }
         let before = set.get(key)?;
         (before.bytes() != want.bytes()).then(|| before.object())
+    }
+
+    /// Whether the first list that covers this key (its namespace, or the whole cluster) is in.
+    fn is_listed(&self, key: &ResourceKey) -> bool {
+        self.listed.iter().any(|(g, k, ns)| {
+            g == &key.group && k == &key.kind && (ns.is_none() || ns.as_deref() == key.namespace.as_deref())
+        })
     }
 
     /// A kind's watch state, found without building a key: there are only a handful of kinds.

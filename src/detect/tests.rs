@@ -249,3 +249,32 @@ fn projections_are_much_smaller_than_values() {
     assert_eq!(n, 1);
     assert!(bytes < 1000, "{bytes}");
 }
+
+/// Finding 9 of issue 12: a kind watched in two namespaces is judged in each only once that
+/// namespace's first list is complete; nothing is Missing on the way.
+#[test]
+fn no_resource_is_judged_before_its_own_first_list() {
+    let other = ResourceKey::new("apps", "Deployment", Some("shop-b"), "web");
+    let mut spec = source("shop", "nginx:1.25");
+    let mut d = desired("nginx:1.25");
+    d["metadata"]["namespace"] = json!("shop-b");
+    let m = Manifest { key: other.clone(), object: d, origin: Origin { file: PathBuf::from("b.yaml"), line: Some(1) } };
+    let mut objects = (*spec.objects).clone();
+    objects.insert(other.clone(), crate::model::Declared::of(&m));
+    spec.objects = Arc::new(objects);
+    let mut e = Engine::new(vec!["argocd-controller".into()], false);
+    e.set_sources(vec![spec.clone()], "t0");
+    let t = e.relist(
+        "apps",
+        "Deployment",
+        Some("demo"),
+        vec![proj(key(), live("nginx:1.25", "10", "argocd-controller"))],
+        "t1",
+    );
+    assert!(t.iter().all(|t| t.event().is_none()), "{t:?}");
+    // a new revision re-evaluates everything: shop-b's list is not in yet, so it stays Unknown
+    let t = e.set_sources(vec![spec], "t2");
+    assert!(t.iter().all(|t| t.to != Some(State::Missing)), "{t:?}");
+    let b = e.source("shop").and_then(|s| s.resources).unwrap().into_iter().find(|r| r.key == other).unwrap();
+    assert_eq!(b.status, State::Unknown);
+}

@@ -263,8 +263,11 @@ pub fn stream_file(path: &Path, each: &mut dyn FnMut(Value, Origin) -> Result<()
         let file = std::fs::File::open(path).map_err(|source| io_error(path, source))?;
         let reader = std::io::BufReader::with_capacity(1 << 16, file);
         let mut de = serde_json::Deserializer::from_reader(reader);
+        let position = |e: serde_json::Error| (e.to_string(), Some(e.line()));
         return stream_with(path, Some(1), each, |seed| {
-            serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(|e| (e.to_string(), Some(e.line())))
+            serde::de::DeserializeSeed::deserialize(seed, &mut de).map_err(position)?;
+            // what follows the document is an error too: a dump is one JSON value
+            de.end().map_err(position)
         });
     }
     let text = std::fs::read_to_string(path).map_err(|source| io_error(path, source))?;

@@ -345,6 +345,7 @@ enum Route {
 fn route(path: &str) -> Route {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest) = match parts.as_slice() {
+        ["version"] => return Route::Discovery("version".into(), String::new()),
         ["api"] => return Route::Discovery(String::new(), String::new()),
         ["apis"] => return Route::Discovery("*".into(), String::new()),
         ["api", v, rest @ ..] => ("", *v, rest),
@@ -581,6 +582,11 @@ async fn handle(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers
 
 fn discovery(group: &str, version: &str) -> Response {
     match (group, version) {
+        // `/version`, as captured
+        ("version", "") => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], fixture("09-get-version.json"))
+                .into_response()
+        }
         // the legacy (not aggregated) lists of versions and groups, as captured
         ("", "") => {
             (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], fixture("01-get-api.json")).into_response()
