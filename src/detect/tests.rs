@@ -47,6 +47,14 @@ fn source(name: &str, image: &str) -> SourceSpec {
     }
 }
 
+/// Adds (or replaces) one desired object of a source.
+fn declare(spec: &mut SourceSpec, key: ResourceKey, object: Value) {
+    let m = Manifest { key: key.clone(), object, origin: Origin { file: PathBuf::from("x.yaml"), line: Some(1) } };
+    let mut objects = (*spec.objects).clone();
+    objects.insert(key, crate::model::Declared::of(&m));
+    spec.objects = Arc::new(objects);
+}
+
 fn proj(k: ResourceKey, v: Value) -> (ResourceKey, Projection) {
     let p = Projection::of(v, &k, false);
     (k, p)
@@ -256,12 +264,9 @@ fn projections_are_much_smaller_than_values() {
 fn no_resource_is_judged_before_its_own_first_list() {
     let other = ResourceKey::new("apps", "Deployment", Some("shop-b"), "web");
     let mut spec = source("shop", "nginx:1.25");
-    let mut d = desired("nginx:1.25");
-    d["metadata"]["namespace"] = json!("shop-b");
-    let m = Manifest { key: other.clone(), object: d, origin: Origin { file: PathBuf::from("b.yaml"), line: Some(1) } };
-    let mut objects = (*spec.objects).clone();
-    objects.insert(other.clone(), crate::model::Declared::of(&m));
-    spec.objects = Arc::new(objects);
+    let mut web_b = desired("nginx:1.25");
+    web_b["metadata"]["namespace"] = json!("shop-b");
+    declare(&mut spec, other.clone(), web_b);
     let mut e = Engine::new(vec!["argocd-controller".into()], false);
     e.set_sources(vec![spec.clone()], "t0");
     let t = e.relist(
