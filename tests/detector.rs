@@ -108,10 +108,24 @@ fn a_403_on_one_kind_degrades_only_that_kind() {
     r.until("ConfigMap recovers", Duration::from_secs(15), |r| r.resource("ConfigMap")["status"] == "Synced");
 }
 
+/// Also findings 1 and 9 of issue 12: a start-up raises no alarm, and between a push and the
+/// reconciler's sync nothing is drift and nobody is blamed, not even a person who edited the
+/// field once before the reconciler re-applied it.
 #[test]
 fn a_new_git_revision_re_evaluates_everything() {
     let tmp = tempfile::tempdir().unwrap();
     let r = start(tmp.path(), &[], |_| {});
+    assert!(r.events("dev.driftgate.drift.detected").is_empty(), "start-up raised an alarm");
+    // alice edits the image; Argo CD puts it back
+    edit_image(&r.api, "nginx:1.24");
+    r.until("drift", Duration::from_secs(2), |r| !r.events("dev.driftgate.drift.detected").is_empty());
+    edit_image(&r.api, "nginx:1.25");
+    let mut back = r.api.get("Deployment", Some("demo"), "web").unwrap();
+    back["metadata"].as_object_mut().unwrap().remove("managedFields");
+    r.api.write(back, "argocd-controller");
+    r.until("resolved", Duration::from_secs(2), |r| !r.events("dev.driftgate.drift.resolved").is_empty());
+    let alarms = r.events("dev.driftgate.drift.detected").len();
+
     let first = r.source()["info"]["commit"].clone();
     let next = DEPLOYMENT.replace("nginx:1.25", "nginx:1.27");
     let config = CONFIGMAP.replace("production", "staging");
@@ -120,10 +134,22 @@ fn a_new_git_revision_re_evaluates_everything() {
         let s = r.source();
         s["info"]["commit"] != first && s["summary"]["outOfSync"] == 2
     });
+    let s = r.source();
+    assert_eq!((s["summary"]["pendingSync"].as_u64(), s["summary"]["drift"].as_u64()), (Some(2), Some(0)), "{s}");
+    assert_eq!(r.resource("Deployment")["cause"], "pendingSync");
+    r.until("sync.pending", Duration::from_secs(2), |r| r.events("dev.driftgate.sync.pending").len() == 2);
+    assert_eq!(r.events("dev.driftgate.drift.detected").len(), alarms, "a Git change is not drift");
+    for e in r.events("dev.driftgate.sync.pending") {
+        assert!(
+            e["data"]["actor"]["username"].is_null() && e["data"]["actor"]["fieldManager"].is_null(),
+            "nobody is blamed: {e}"
+        );
+    }
     // Git wins: applying the new revision's objects brings the source back to Synced
     r.api.put(yaml(&next));
     r.api.put(yaml(&config));
     r.until("synced at the new revision", Duration::from_secs(2), |r| r.source()["summary"]["synced"] == 2);
+    r.until("sync.completed", Duration::from_secs(2), |r| r.events("dev.driftgate.sync.completed").len() == 2);
 }
 
 #[test]

@@ -459,39 +459,44 @@ impl Walker<'_, '_> {
         self.out.push(Difference { path: self.path.clone(), change, cause });
     }
 
-    /// A declared field that differs: drift when a non-reconciler owns it; pending sync when a
-    /// reconciler owns it, or when Git changed it since the reconciler last applied (a field
-    /// Git added is owned by nobody yet). Without managedFields nothing tells, and it is drift.
+    /// A declared field that differs. Pending sync when a reconciler owns it (a reconciler owns a
+    /// field only while it holds the value that reconciler applied: anyone else's write takes it
+    /// away), when nobody owns it (a default or a mutation the next apply replaces), or when Git
+    /// moved here while live still holds what was last in sync. Drift when only non-reconcilers
+    /// own it, or when a declared field is absent and Git did not change it. Without managedFields
+    /// nothing tells, and it is drift.
     fn declared_cause(&self, change: &Change) -> Cause {
         if !matches!(self.attribute, Attribution::ManagedFields) {
             return Cause::Drift;
         }
-        if self.git_moved() {
-            // Git moved here: a person's value is still theirs, anything else is the reconciler's
-            let foreign = !matches!(change, Change::Missing { .. })
-                && self.ctx.managed.owners(self.live_root, &self.path).any(|e| !self.ctx.is_reconciler(e.manager));
-            return if foreign { Cause::Drift } else { Cause::PendingSync };
+        let moved = self.git_moved();
+        let live = match change {
+            Change::Changed { live, .. } => live,
+            // nobody owns what is absent: a Git addition if Git moved, else removed by hand
+            Change::Missing { .. } => return if moved.is_some() { Cause::PendingSync } else { Cause::Drift },
+            Change::Added { .. } => return Cause::Drift,
+        };
+        if moved.is_some_and(|m| m.before == Some(live)) {
+            return Cause::PendingSync;
         }
-        if matches!(change, Change::Missing { .. }) {
-            // nobody owns what is absent: removed by hand, since Git did not change it
-            return Cause::Drift;
+        let mut foreign = false;
+        for e in self.ctx.managed.owners(self.live_root, &self.path) {
+            if self.ctx.is_reconciler(e.manager) {
+                return Cause::PendingSync;
+            }
+            foreign = true;
         }
-        // a value nobody owns was set by the server (a default, a mutation): the reconciler will
-        // apply Git's; one a reconciler owns is its to change
-        if self.ctx.managed.owners(self.live_root, &self.path).any(|e| !self.ctx.is_reconciler(e.manager)) {
-            Cause::Drift
-        } else {
-            Cause::PendingSync
-        }
+        if foreign { Cause::Drift } else { Cause::PendingSync }
     }
 
-    /// True when Git's value here differs from the baseline's (what the reconciler last applied).
-    fn git_moved(&self) -> bool {
-        let Some(base) = self.ctx.baseline else { return false };
-        let Some(tokens) = self.path.tokens(Side::Desired) else { return false };
+    /// When Git's value here differs from the baseline's (what the reconciler last applied):
+    /// the baseline's value.
+    fn git_moved(&self) -> Option<Moved<'_>> {
+        let base = self.ctx.baseline?;
+        let tokens = self.path.tokens(Side::Desired)?;
         let here = resolve(self.desired_root, &tokens);
         let before = resolve(base, &tokens);
-        here != before
+        (here != before).then_some(Moved { before })
     }
 }
 
@@ -561,6 +566,12 @@ pub fn split(diff: &Difference) -> Option<Vec<Difference>> {
         }
         _ => None,
     }
+}
+
+/// Git changed a field since the object was last in sync.
+struct Moved<'v> {
+    /// The value Git declared then, if any.
+    before: Option<&'v Value>,
 }
 
 /// The value at `tokens` under `root`, if there is one.
@@ -779,6 +790,37 @@ mod tests {
         owned(&mut live, json!([{"manager": "kubectl-edit", "operation": "Update", "fieldsV1": image}]));
         assert_eq!(
             run_causes(&deploy("nginx:2"), &live, None),
+            [("spec.template.spec.containers[name=web].image".to_owned(), Cause::Drift)]
+        );
+    }
+
+    /// Finding 1 of issue 12: alice set the value Argo CD then applied too (they share the
+    /// field); a later Git change is the reconciler's to apply, not alice's drift.
+    #[test]
+    fn a_field_a_reconciler_shares_is_pending_sync() {
+        let image =
+            json!({"f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"web\"}": {"f:image": {}}}}}}});
+        let mut live = deploy("nginx:1");
+        owned(
+            &mut live,
+            json!([{"manager": "kubectl-edit", "operation": "Update", "fieldsV1": image},
+                   {"manager": "argocd-controller", "operation": "Apply", "fieldsV1": image}]),
+        );
+        assert_eq!(
+            run_causes(&deploy("nginx:2"), &live, None),
+            [("spec.template.spec.containers[name=web].image".to_owned(), Cause::PendingSync)]
+        );
+        // alice's value where Git moved, while live still holds what was in sync: pending sync
+        owned(&mut live, json!([{"manager": "kubectl-edit", "operation": "Update", "fieldsV1": image}]));
+        assert_eq!(
+            run_causes(&deploy("nginx:2"), &live, Some(&deploy("nginx:1"))),
+            [("spec.template.spec.containers[name=web].image".to_owned(), Cause::PendingSync)]
+        );
+        // ... but a value of alice's own is drift
+        let mut edited = deploy("nginx:3");
+        owned(&mut edited, json!([{"manager": "kubectl-edit", "operation": "Update", "fieldsV1": image}]));
+        assert_eq!(
+            run_causes(&deploy("nginx:2"), &edited, Some(&deploy("nginx:1"))),
             [("spec.template.spec.containers[name=web].image".to_owned(), Cause::Drift)]
         );
     }
