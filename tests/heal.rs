@@ -13,7 +13,7 @@ use driftgate::heal::plan::{Action, from_objects};
 use driftgate::model::ResourceKey;
 use serde_json::{Value, json};
 use support::apiserver::FakeApiServer;
-use support::workload::{DEPLOYMENT, edit_image, yaml};
+use support::workload::{CONFIGMAP, DEPLOYMENT, edit_image, yaml};
 
 fn key() -> ResourceKey {
     ResourceKey::new("apps", "Deployment", Some("demo"), "web")
@@ -244,4 +244,53 @@ fn a_managed_fields_managers_rule_keeps_the_hpa_field_out_of_the_apply() {
     assert_eq!(result, Ok(1));
     assert_eq!(api.get("Deployment", Some("demo"), "web").unwrap()["spec"]["replicas"], 9);
     assert_eq!(container(&api)["image"], "nginx:1.25");
+}
+
+/// Finding 3 of issue 12: another Argo CD application's objects in the same namespace are never
+/// this source's Extra, so `heal --once` (even with prune) neither plans nor fails on them. Of the
+/// source's own marked objects Git no longer declares, Argo CD's leftovers are its own to prune
+/// (pending sync); one a person created with the marker is drift, and pruned.
+#[test]
+fn heal_once_never_touches_another_applications_objects() {
+    use std::process::Command;
+    let api = FakeApiServer::start();
+    api.put(yaml(DEPLOYMENT));
+    let marked = |name: &str, app: &str| {
+        let mut cm = yaml(CONFIGMAP);
+        cm["metadata"]["name"] = json!(name);
+        cm["metadata"]["annotations"] =
+            json!({"argocd.argoproj.io/tracking-id": format!("{app}:/ConfigMap:demo/{name}")});
+        cm
+    };
+    api.put(marked("guestbook-ui", "guestbook"));
+    api.put(marked("shop-old", "shop"));
+    api.write(marked("shop-by-hand", "shop"), "kubectl-create");
+    let tmp = tempfile::tempdir().unwrap();
+    let desired = tmp.path().join("apps");
+    std::fs::create_dir_all(&desired).unwrap();
+    std::fs::write(desired.join("web.yaml"), DEPLOYMENT).unwrap();
+    // the source declares one ConfigMap too, so that its kind is watched
+    std::fs::write(desired.join("config.yaml"), CONFIGMAP).unwrap();
+    api.put(yaml(CONFIGMAP));
+    let config = tmp.path().join("driftgate.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: shop\n    path: apps\n    owner: {argocdApplication: shop}\nselfHeal: {prune: true}\n",
+    )
+    .unwrap();
+    let kubeconfig = api.kubeconfig(tmp.path());
+    let out = Command::new(support::bin())
+        .args(["heal", "--once", "--dry-run", "--config"])
+        .arg(&config)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap();
+    let (text, err) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{text}{err}");
+    assert!(!text.contains("guestbook") && !err.contains("guestbook"), "{text}{err}");
+    assert!(!text.contains("failed"), "{text}");
+    assert!(!text.contains("shop-old"), "Argo CD prunes its own leftovers: {text}");
+    assert_eq!(text.trim(), "would prune ConfigMap demo/shop-by-hand", "{err}");
 }

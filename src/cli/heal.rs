@@ -66,8 +66,9 @@ pub fn run(args: &HealArgs) -> anyhow::Result<u8> {
         drifted.sort_by_key(|d| d.status == crate::detect::State::Extra);
         let mut lines = Vec::new();
         for d in drifted.into_iter().filter(crate::detect::Drifted::wants_heal) {
-            let Some((ar, namespaced)) = resource_of(&conn, &d.key, d.desired.as_ref()).await else {
-                lines.push((false, json!({"object": d.key, "source": d.source, "error": "kind not served"})));
+            let Some((ar, namespaced)) = resource_of(&conn, &d.key, d.api_version.as_deref()).await else {
+                let error = format!("the cluster does not serve {} at {}", d.key.kind, d.api_version.as_deref().unwrap_or("any version"));
+                lines.push((false, json!({"object": d.key, "human": d.key.human(), "source": d.source, "error": error})));
                 continue;
             };
             let action = plan_one(&conn, &ar, namespaced, &d, who, config.self_heal.prune)

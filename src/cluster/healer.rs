@@ -163,7 +163,7 @@ impl Healer {
             }
             self.flaps.clear(&d.key);
         }
-        let Some((ar, namespaced)) = self.resource(&d.key, d.desired.as_ref()).await else { return };
+        let Some((ar, namespaced)) = self.resource(&d.key, d.api_version.as_deref()).await else { return };
         let (reconcilers, instance_label) = {
             let engine = self.detector.engine();
             (engine.reconcilers().to_vec(), engine.instance_label())
@@ -256,26 +256,27 @@ impl Healer {
     }
 
     /// The API resource of a kind, discovered once (a kind not served, once per [`REDISCOVER`]).
-    async fn resource(&mut self, key: &ResourceKey, desired: Option<&Declared>) -> Option<(ApiResource, bool)> {
+    async fn resource(&mut self, key: &ResourceKey, api_version: Option<&str>) -> Option<(ApiResource, bool)> {
         let gk = (key.group.clone(), key.kind.clone());
         if let Some((r, at)) = self.resources.get(&gk)
             && (r.is_some() || at.elapsed() < REDISCOVER)
         {
             return r.clone();
         }
-        let r = resource_of(&self.conn, key, desired).await;
+        let r = resource_of(&self.conn, key, api_version).await;
         self.resources.insert(gk, (r.clone(), Instant::now()));
         r
     }
 }
 
-/// The API resource of an object's kind, at the version Git uses, and whether it is namespaced.
+/// The API resource of an object's kind, at the version Git uses (the live one for an Extra
+/// object), and whether it is namespaced.
 pub async fn resource_of(
     conn: &Connection,
     key: &ResourceKey,
-    desired: Option<&Declared>,
+    api_version: Option<&str>,
 ) -> Option<(ApiResource, bool)> {
-    let api_version = desired.map(|d| &*d.api_version)?;
+    let api_version = api_version?;
     let target = Target {
         group: key.group.clone(),
         version: api_version.rsplit('/').next().unwrap_or(api_version).to_owned(),

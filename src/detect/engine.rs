@@ -270,6 +270,8 @@ pub struct Drifted {
     pub owner: Option<Owner>,
     /// Git's object (none for Extra), compact: parsed only if the healer gets to it.
     pub desired: Option<Declared>,
+    /// The API version to reach it at: Git's, or for an Extra object the live one.
+    pub api_version: Option<String>,
     /// The source's rules.
     pub rules: Arc<[Rule]>,
     /// The live resourceVersion it was judged on.
@@ -732,6 +734,10 @@ impl Engine {
                     status: st.status,
                     cause: st.cause,
                     owner: src.owner.clone(),
+                    api_version: src.objects.get(&st.key).map(|d| d.api_version.to_string()).or_else(|| {
+                        let live = self.live.get(&st.key)?.object();
+                        live.get("apiVersion").and_then(Value::as_str).map(str::to_owned)
+                    }),
                     desired: src.objects.get(&st.key).cloned(),
                     rules: Arc::clone(&src.rules),
                     resource_version: st.resource_version.clone(),
