@@ -219,6 +219,25 @@ pub fn drift_event(
     Some(CloudEvent::new(format!("dev.driftgate.{kind}"), id, time, Some(t.key.to_string()), data))
 }
 
+/// The event for ignore rules that could not be evaluated on an object (a jq budget exceeded):
+/// `dev.driftgate.rule.failed`. They selected nothing, so what they should hide may show as drift.
+pub fn rule_event(t: &Transition, info: Option<&SourceInfo>, time: &str) -> Option<CloudEvent> {
+    if t.rule_errors.is_empty() {
+        return None;
+    }
+    let data = Data {
+        object: Some(t.key.clone()),
+        action: Some("failed".into()),
+        source: Some(t.source.clone()),
+        revision: info.and_then(|i| i.revision.clone()),
+        commit: info.and_then(|i| i.commit.clone()),
+        details: details(serde_json::json!({"ruleErrors": t.rule_errors})),
+        ..Data::default()
+    };
+    let id = digest_id(&format!("rule.failed|{}|{}|{:?}|{time}", t.source, t.key, t.rule_errors));
+    Some(CloudEvent::new("dev.driftgate.rule.failed".into(), id, time, Some(t.key.to_string()), data))
+}
+
 /// A self-heal event: `dev.driftgate.heal.{applied,failed,quarantined}` (`.dryrun` appended when
 /// nothing was changed). `report` is the healer's summary: its `source`, `action` and `paths`
 /// become the core fields, the rest stays as details.
@@ -383,6 +402,8 @@ mod tests {
             to: Some(crate::detect::State::OutOfSync),
             from_cause: None,
             cause: Some(crate::diff::compare::Cause::Drift),
+            news: true,
+            rule_errors: Vec::new(),
             paths: vec!["spec.replicas".into()],
             actors: Vec::new(),
         };

@@ -15,7 +15,7 @@ pub mod sse;
 
 pub use dispatch::{Auditor, KubeQueue, SinkStats};
 pub use event::{
-    Actor, CloudEvent, Data, TraceRef, admission_event, drift_event, heal_event, now_rfc3339, source_event,
+    Actor, CloudEvent, Data, TraceRef, admission_event, drift_event, heal_event, now_rfc3339, rule_event, source_event,
 };
 pub use live::Filter;
 

@@ -127,6 +127,11 @@ pub struct Transition {
     pub paths: Vec<String>,
     /// Who drifted it.
     pub actors: Vec<Actor>,
+    /// Whether the status, cause or paths changed (else only the rule errors did).
+    pub news: bool,
+    /// Ignore rules that newly failed on the object (a jq budget exceeded), for a
+    /// `rule.failed` event.
+    pub rule_errors: Vec<String>,
 }
 
 impl Transition {
@@ -134,6 +139,9 @@ impl Transition {
     /// `sync.completed` for Git changes the reconciler has yet to apply; nothing for moves that
     /// are not news.
     pub fn event(&self) -> Option<&'static str> {
+        if !self.news {
+            return None;
+        }
         let alarm =
             |s: Option<State>, c: Option<Cause>| s.is_some_and(State::is_drift) && c != Some(Cause::PendingSync);
         let pending =
@@ -626,15 +634,17 @@ impl Engine {
         };
         let actors = report::distinct_actors(&j.differences);
         let existing = states.get_mut(key);
-        let (before, before_cause, same_paths) = match &existing {
+        let (before, before_cause, same_paths, same_errors) = match &existing {
             Some(s) => (
                 Some(s.status),
                 s.cause,
                 s.differences.iter().map(|d| &d.path).eq(j.differences.iter().map(|d| &d.path)),
+                s.rule_errors == j.rule_errors,
             ),
-            None => (None, None, false),
+            None => (None, None, false, j.rule_errors.is_empty()),
         };
-        if before != Some(j.status) || before_cause != j.cause || !same_paths {
+        let news = before != Some(j.status) || before_cause != j.cause || !same_paths;
+        if news || !same_errors {
             out.push(Transition {
                 source: self.sources[i].name.clone(),
                 key: key.clone(),
@@ -644,6 +654,8 @@ impl Engine {
                 cause: j.cause,
                 paths: j.differences.iter().map(|d| d.path.clone()).collect(),
                 actors: actors.clone(),
+                news,
+                rule_errors: if same_errors { Vec::new() } else { j.rule_errors.clone() },
             });
         }
         // in sync with this revision: it is what the reconciler applied, until Git moves again
@@ -810,6 +822,8 @@ fn none() -> Transition {
         cause: None,
         paths: Vec::new(),
         actors: Vec::new(),
+        news: true,
+        rule_errors: Vec::new(),
     }
 }
 

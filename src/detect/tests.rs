@@ -283,3 +283,28 @@ fn no_resource_is_judged_before_its_own_first_list() {
     let b = e.source("shop").and_then(|s| s.resources).unwrap().into_iter().find(|r| r.key == other).unwrap();
     assert_eq!(b.status, State::Unknown);
 }
+
+/// Finding 8 of issue 12: a jq rule over its budget is reported on the resource (status API) and
+/// in a transition that becomes a `rule.failed` event; the rest of the diff goes on.
+#[test]
+fn a_rule_over_its_jq_budget_is_reported_once() {
+    let spec: crate::diff::ignore::IgnoreRuleSpec =
+        serde_saphyr::from_str("group: apps\nkind: Deployment\njqPathExpressions: ['.spec | recurse(.)']").unwrap();
+    let budget =
+        crate::diff::jq::Budget { timeout: std::time::Duration::from_millis(200), max_steps: 10_000, max_paths: 100 };
+    let rule = Rule::compile(&spec, "ignoreDifferences[0]".into()).unwrap().with_jq_budget(budget);
+    let shop = SourceSpec { rules: Arc::from(vec![Rule::status(), rule]), ..source("shop", "nginx:1.25") };
+    let mut e = Engine::new(vec!["argocd-controller".into()], false);
+    e.set_sources(vec![shop], "t0");
+    let t =
+        e.relist("apps", "Deployment", Some("demo"), vec![proj(key(), live("nginx:1.26", "10", "kubectl-edit"))], "t1");
+    assert_eq!(t[0].event(), Some("drift.detected"), "the diff goes on");
+    assert_eq!(t[0].rule_errors.len(), 1, "{t:?}");
+    let event = crate::audit::rule_event(&t[0], None, "t1").unwrap();
+    assert_eq!(event.event_type, "dev.driftgate.rule.failed");
+    let r = &e.source("shop").unwrap().resources.unwrap()[0];
+    assert!(r.rule_errors[0].starts_with("ignoreDifferences[0]: jqPathExpressions"), "{:?}", r.rule_errors);
+    // the same failure on the next event is not news again
+    let t = e.apply(&key(), live("nginx:1.26", "11", "kubectl-edit"), "t2");
+    assert!(t.iter().all(|t| t.rule_errors.is_empty() && t.event().is_none()), "{t:?}");
+}

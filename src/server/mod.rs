@@ -168,6 +168,12 @@ impl AppState {
     pub fn observe_drift(&self, engine: &Engine, transitions: &[Transition]) {
         let time = audit::now_rfc3339();
         for t in transitions {
+            if let Some(event) = audit::rule_event(t, engine.source_info(&t.source), &time) {
+                for e in &t.rule_errors {
+                    eprintln!("driftgate: {} in source {}: {e}", t.key.human(), t.source);
+                }
+                self.emit(event);
+            }
             let Some(kind) = t.event() else { continue };
             let span = tracing::info_span!(
                 "drift",
