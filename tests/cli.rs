@@ -244,3 +244,39 @@ fn shipped_configs_are_valid() {
         driftgate::config::Config::load(&p).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
 }
+
+/// Finding 7 of issue 12: Flux's `paths: [""]` is accepted, and a bad path is an error that names
+/// the field the user wrote, said once.
+#[test]
+fn flux_paths_take_the_root_and_errors_name_the_field_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let desired = write(
+        tmp.path(),
+        "d.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {k: v}\n",
+    );
+    let live = write(
+        tmp.path(),
+        "l.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\ndata: {k: changed}\n",
+    );
+    let config = |paths: &str| {
+        write(
+            tmp.path(),
+            "c.yaml",
+            &format!(
+                "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nignoreDifferences:\n- paths: [{paths}]\n  target: {{kind: ConfigMap}}\n"
+            ),
+        )
+    };
+    let c = config("''");
+    let o = run(&["diff", "--desired", &desired, "--live", &live, "--config", &c]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let c = config("data/k");
+    let o = run(&["diff", "--desired", &desired, "--live", &live, "--config", &c]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("ignoreDifferences[0]: paths: \"data/k\" is not a JSON pointer"), "{err}");
+    assert!(!err.contains("jsonPointers"), "{err}");
+    assert_eq!(err.matches("is not a JSON pointer").count(), 1, "said once: {err}");
+}

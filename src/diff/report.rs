@@ -674,4 +674,47 @@ mod tests {
         assert_eq!(r.rule_errors.len(), 1, "{:?}", r.rule_errors);
         assert!(r.rule_errors[0].starts_with("ignoreDifferences[0]: jqPathExpressions"), "{:?}", r.rule_errors);
     }
+
+    /// Finding 6 of issue 12: rules that name part of what used to be one difference suppress
+    /// that part only, and patches remove only what differs.
+    #[test]
+    fn rules_that_name_a_part_suppress_only_that_part() {
+        let rule = |yaml: &str| {
+            let spec: crate::diff::ignore::IgnoreRuleSpec = serde_saphyr::from_str(yaml).unwrap();
+            Rule::compile(&spec, "r".into()).unwrap()
+        };
+        let desired = json!({"spec": {"template": {"metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "args": ["a", "b"]}],
+                     "tolerations": [{"key": "x", "operator": "Exists"}]}}}});
+        let mut live = desired.clone();
+        live["spec"]["template"]["metadata"]["annotations"] =
+            json!({"kubectl.kubernetes.io/restartedAt": "2026-12-01T00:00:00Z"});
+        live["spec"]["template"]["spec"]["containers"][0]["args"] = json!(["a", "b", "--debug"]);
+        live["spec"]["template"]["spec"]["tolerations"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"key": "control-plane", "operator": "Exists"}));
+        let rules = [
+            Rule::status(),
+            rule(
+                "group: apps\nkind: Deployment\njsonPointers: [/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt]",
+            ),
+            rule(
+                "group: apps\nkind: Deployment\njqPathExpressions: ['.spec.template.spec.tolerations[] | select(.key == \"control-plane\")']",
+            ),
+            rule("group: apps\nkind: Deployment\njsonPointers: [/spec/template/spec/containers/0/args/2]"),
+        ];
+        let r = diff_resource(&key(), &desired, &live, settings(&rules));
+        assert_eq!(r.status, Status::Synced, "{:?}", r.differences);
+        assert_eq!(r.suppressed.len(), 3, "{:?}", r.suppressed);
+        // without the rules: the annotation is removed by key, never the server's whole map
+        let r = diff_resource(&key(), &desired, &live, settings(&rules[..1]));
+        let ops = serde_json::to_value(&r.patch).unwrap();
+        assert!(
+            ops.as_array().unwrap().iter().any(|o| o["op"] == "remove"
+                && o["path"] == "/spec/template/metadata/annotations/kubectl.kubernetes.io~1restartedAt"),
+            "{ops}"
+        );
+        assert!(!ops.to_string().contains("\"/spec/template/metadata/annotations\""), "{ops}");
+    }
 }
