@@ -354,14 +354,10 @@ impl Engine {
         self.new_in_git = self
             .sources
             .iter()
-            .map(|s| match previous.get(&s.name) {
-                Some(before) => {
-                    let mut fresh = carried.remove(&s.name).unwrap_or_default();
-                    fresh.retain(|k| s.objects.contains_key(k));
-                    fresh.extend(s.objects.keys().filter(|k| !before.objects.contains_key(*k)).cloned());
-                    fresh
-                }
-                None => HashSet::new(),
+            .map(|s| {
+                let mut fresh = carried.remove(&s.name).unwrap_or_default();
+                fresh.retain(|k| s.objects.contains_key(k));
+                fresh
             })
             .collect();
         let mut out = Vec::new();
@@ -384,6 +380,10 @@ impl Engine {
             let declared = Arc::clone(&self.sources[i].objects);
             for (key, want) in declared.iter() {
                 if !self.unchanged(i, key, before) {
+                    // added by this revision (only changed keys are looked up)
+                    if before.is_some_and(|b| !b.objects.contains_key(key)) {
+                        self.new_in_git[i].insert(key.clone());
+                    }
                     let projection = self.live.get(key);
                     let live = projection.map(Projection::object);
                     let j = self.judge_with(i, key, Some(want), projection, live.as_ref());
@@ -554,10 +554,11 @@ impl Engine {
                 differences: Vec::new(),
             });
         };
-        let missing_cause = if self.new_in_git[i].contains(key) { Cause::PendingSync } else { Cause::Drift };
+        // looked up only for a Missing judgement: hashing a key on every one is measurable
+        let missing_cause = || if self.new_in_git[i].contains(key) { Cause::PendingSync } else { Cause::Drift };
         let blank = |status, reason: Option<String>| Judgement {
             status,
-            cause: (status == State::Missing).then_some(missing_cause),
+            cause: (status == State::Missing).then(missing_cause),
             rule_errors: Vec::new(),
             reason,
             resource_version: None,
@@ -578,9 +579,14 @@ impl Engine {
         let Some(live) = live else { return Some(blank(State::Missing, None)) };
         let settings =
             Settings { rules: &src.rules, reconcilers: &self.reconcilers, instance_label: self.instance_label };
-        let baseline = self.baseline(i, key, want);
-        let want = want.object();
-        let r = report::diff_resource_since(key, &want, live, settings, baseline.as_ref());
+        let desired = want.object();
+        let mut r = report::diff_resource_since(key, &desired, live, settings, None);
+        // what Git said when the object was last in sync matters only where it differs now
+        if !r.differences.is_empty()
+            && let Some(baseline) = self.baseline(i, key, want)
+        {
+            r = report::diff_resource_since(key, &desired, live, settings, Some(&baseline));
+        }
         let status = if r.differences.is_empty() { State::Synced } else { State::OutOfSync };
         Some(Judgement {
             status,

@@ -335,7 +335,7 @@ impl Walker<'_, '_> {
             Value::Array(a) if !a.is_empty() => merge_keys::merge_key_at(&self.path).is_some(),
             _ => false,
         };
-        let outcome = if entries && !self.unclaimed() && !self.explained_subtree() {
+        let outcome = if entries && !self.explained_subtree() {
             self.children(lv, true).unwrap_or(Outcome::None)
         } else {
             self.undeclared(lv)
@@ -347,19 +347,14 @@ impl Walker<'_, '_> {
         }
     }
 
-    /// True when managedFields exist and no entry owns anything at or under the current path:
-    /// what nobody claims is the server's (defaults, allocations), never drift.
-    fn unclaimed(&self) -> bool {
-        matches!(self.attribute, Attribution::ManagedFields)
-            && !self.ctx.managed.entries.iter().any(|e| e.touches(self.live_root, &self.path))
-    }
-
     fn explained_subtree(&self) -> bool {
         defaults::explains_subtree(self.ctx.group, self.ctx.kind, &self.path.shape())
     }
 
     fn undeclared(&mut self, lv: &Value) -> Outcome {
-        if defaults::is_empty(lv) || self.explained_subtree() || self.unclaimed() {
+        // what no manager owns is the server's (defaults, allocations): `leaf_cause` finds no
+        // owner for it, so no field set is read for it unless no default explains it
+        if defaults::is_empty(lv) || self.explained_subtree() {
             return Outcome::None;
         }
         match lv {
