@@ -160,7 +160,7 @@ impl Walker<'_, '_> {
             return;
         }
         // a field of a feature gate the cluster has off: the server drops it
-        if l.is_none() && defaults::dropped_by_feature_gate(self.ctx.group, &self.path.shape()) {
+        if l.is_none() && self.path.with_shape(|s| defaults::dropped_by_feature_gate(self.ctx.group, s)) {
             return;
         }
         match d {
@@ -319,7 +319,7 @@ impl Walker<'_, '_> {
                 self.path.pop();
                 ok
             }),
-            _ => defaults::explains(self.ctx.group, self.ctx.kind, &self.path.shape(), v),
+            _ => self.path.with_shape(|s| defaults::explains(self.ctx.group, self.ctx.kind, s, v)),
         }
     }
 
@@ -348,7 +348,7 @@ impl Walker<'_, '_> {
     }
 
     fn explained_subtree(&self) -> bool {
-        defaults::explains_subtree(self.ctx.group, self.ctx.kind, &self.path.shape())
+        self.path.with_shape(|s| defaults::explains_subtree(self.ctx.group, self.ctx.kind, s))
     }
 
     fn undeclared(&mut self, lv: &Value) -> Outcome {
@@ -426,7 +426,7 @@ impl Walker<'_, '_> {
     /// non-reconciler (drift) or only by a reconciler (pending sync: Git dropped it and the
     /// reconciler's next apply removes it).
     fn leaf_cause(&self, lv: &Value) -> Option<Cause> {
-        if defaults::explains(self.ctx.group, self.ctx.kind, &self.path.shape(), lv) {
+        if self.path.with_shape(|s| defaults::explains(self.ctx.group, self.ctx.kind, s, lv)) {
             return None;
         }
         match self.attribute {
@@ -630,7 +630,7 @@ fn scalar_eq(d: &Value, l: &Value, path: &FieldPath) -> bool {
     {
         return true;
     }
-    quantity::is_quantity_path(&path.shape()) && quantity::equal(d, l)
+    path.with_shape(quantity::is_quantity_path) && quantity::equal(d, l)
 }
 
 #[cfg(test)]

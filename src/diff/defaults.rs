@@ -17,6 +17,7 @@
 //! every undeclared leaf, so it is a hot path.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde_json::Value;
 
@@ -105,10 +106,54 @@ impl Compiled {
     }
 }
 
+/// rustc's Fx hash, a word at a time: the keys are field paths and kind names looked up for
+/// every undeclared leaf, where SipHash's cost shows; the table is fixed, so flooding is no
+/// concern.
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// The state of an Fx hash.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// One kind's rows, by the last step they match; rows ending in `*` are kept apart.
 #[derive(Default)]
 struct Rows {
-    by_last: HashMap<&'static str, Vec<Compiled>>,
+    by_last: HashMap<&'static str, Vec<Compiled>, Fx>,
     star: Vec<Compiled>,
 }
 
@@ -132,12 +177,12 @@ impl Rows {
 /// Rows by kind (each holding the rows for every kind too), and the rows for every kind alone,
 /// for kinds the table does not name.
 struct Index {
-    by_kind: HashMap<&'static str, Rows>,
+    by_kind: HashMap<&'static str, Rows, Fx>,
     any_kind: Rows,
 }
 
 static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
-    let mut by_kind: HashMap<&'static str, Rows> = HashMap::new();
+    let mut by_kind: HashMap<&'static str, Rows, Fx> = HashMap::default();
     let mut any_kind = Rows::default();
     let mut generic = Vec::new();
     for row in table::ROWS {

@@ -108,6 +108,23 @@ impl FieldPath {
             .collect()
     }
 
+    /// Calls `f` with [`FieldPath::shape`], built on the stack: the diff asks the defaults table
+    /// for every undeclared leaf, and an allocation per question shows.
+    pub fn with_shape<R>(&self, f: impl FnOnce(&[&str]) -> R) -> R {
+        const MAX: usize = 16;
+        if self.0.len() > MAX {
+            return f(&self.shape());
+        }
+        let mut buf = [""; MAX];
+        for (slot, s) in buf.iter_mut().zip(&self.0) {
+            *slot = match s {
+                Seg::Field(k) => k.as_str(),
+                Seg::Item { .. } => "[]",
+            };
+        }
+        f(&buf[..self.0.len()])
+    }
+
     /// True when `self` is `other` or lies under it.
     pub fn starts_with(&self, other: &Self) -> bool {
         self.0.len() >= other.0.len() && self.0[..other.0.len()] == other.0[..]
