@@ -205,10 +205,7 @@ fn print(failures: &[(String, Vec<String>, Vec<String>)]) {
 
 /// Cases whose server-set values no defaults table can explain, and why. Each is a documented
 /// gap (docs/semantics.md), kept here so that a new one fails the test.
-const KNOWN_GAPS: &[(&str, &str)] = &[(
-    "core/v1/Pod/admission-runtimeclass",
-    "the RuntimeClass admission plugin copies nodeSelector and tolerations from the RuntimeClass object",
-)];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 /// Every case is Synced against its own input: what the server added, dropped and changed, with
 /// and without managedFields, including declared zero values and `null` against `""`.

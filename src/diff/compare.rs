@@ -349,6 +349,17 @@ impl Walker<'_, '_> {
 
     fn explained_subtree(&self) -> bool {
         self.path.with_shape(|s| defaults::explains_subtree(self.ctx.group, self.ctx.kind, s))
+            || self.runtime_class_scheduling()
+    }
+
+    /// The RuntimeClass admission plugin copies its class's `scheduling` (a nodeSelector and
+    /// tolerations) into a Pod that names one: values from another object, which no table can
+    /// hold, so on such a Pod those entries are the server's.
+    fn runtime_class_scheduling(&self) -> bool {
+        self.ctx.kind == "Pod"
+            && self.ctx.group.is_empty()
+            && matches!(self.path.0.as_slice(), [Seg::Field(s), Seg::Field(f), _] if s == "spec" && (f == "nodeSelector" || f == "tolerations"))
+            && self.live_root.pointer("/spec/runtimeClassName").is_some_and(|v| v.as_str().is_some_and(|n| !n.is_empty()))
     }
 
     fn undeclared(&mut self, lv: &Value) -> Outcome {
