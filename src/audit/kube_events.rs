@@ -322,4 +322,24 @@ mod tests {
         e.event_type = "dev.driftgate.source.synced".into();
         assert!(classify(&e).is_none());
     }
+
+    /// Findings 1 and 9 of issue 12: a Git change is a Normal SyncPending, and no note says
+    /// `unknown`: without an actor it says what happened.
+    #[test]
+    fn pending_sync_is_normal_and_notes_say_what_happened() {
+        let mut e = drift("web", &["spec.replicas"]);
+        e.event_type = "dev.driftgate.sync.pending".into();
+        e.data.actor = crate::audit::Actor::default();
+        assert_eq!(classify(&e).map(|c| (c.0, c.1)), Some(("SyncPending", "Normal")));
+        assert!(note(&e, "SyncPending").contains("waiting for the reconciler"), "{}", note(&e, "SyncPending"));
+        let mut missing = drift("web", &[]);
+        missing.data.actor = crate::audit::Actor::default();
+        missing.data.details.insert("status".into(), serde_json::json!("Missing"));
+        let text = note(&missing, "DriftDetected");
+        assert!(text.starts_with("DriftDetected: Git declares it but it is not in the cluster"), "{text}");
+        let mut changed = drift("web", &["spec.replicas"]);
+        changed.data.actor = crate::audit::Actor::default();
+        let text = note(&changed, "DriftDetected");
+        assert!(!text.contains("unknown") && text.contains("spec.replicas"), "{text}");
+    }
 }

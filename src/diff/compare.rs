@@ -359,7 +359,10 @@ impl Walker<'_, '_> {
         self.ctx.kind == "Pod"
             && self.ctx.group.is_empty()
             && matches!(self.path.0.as_slice(), [Seg::Field(s), Seg::Field(f), _] if s == "spec" && (f == "nodeSelector" || f == "tolerations"))
-            && self.live_root.pointer("/spec/runtimeClassName").is_some_and(|v| v.as_str().is_some_and(|n| !n.is_empty()))
+            && self
+                .live_root
+                .pointer("/spec/runtimeClassName")
+                .is_some_and(|v| v.as_str().is_some_and(|n| !n.is_empty()))
     }
 
     fn undeclared(&mut self, lv: &Value) -> Outcome {
