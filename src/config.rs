@@ -190,12 +190,28 @@ fn default_revision() -> String {
     "HEAD".into()
 }
 
+/// The reconcilers' usernames when the config names none: Argo CD's application controller,
+/// Flux's kustomize- and helm-controller, each in its usual namespace, and driftgate's own
+/// ServiceAccount as deploy/ installs it.
+pub const DEFAULT_USERNAMES: &[&str] = &[
+    "system:serviceaccount:argocd:argocd-application-controller",
+    "system:serviceaccount:flux-system:kustomize-controller",
+    "system:serviceaccount:flux-system:helm-controller",
+    "system:serviceaccount:driftgate-system:driftgate",
+];
+
+fn default_usernames() -> Vec<String> {
+    DEFAULT_USERNAMES.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// Reconciler identities: admission sees usernames and groups, managedFields shows managers.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Reconcilers {
-    /// Usernames, e.g. `system:serviceaccount:argocd:argocd-application-controller`.
-    #[serde(default)]
+    /// Usernames, e.g. `system:serviceaccount:argocd:argocd-application-controller`; a list here
+    /// replaces [`DEFAULT_USERNAMES`]. Only `userInfo` says who asks: identity is never taken from
+    /// a request's field manager.
+    #[serde(default = "default_usernames")]
     pub usernames: Vec<String>,
     /// Groups whose members are reconcilers.
     #[serde(default)]
@@ -203,6 +219,12 @@ pub struct Reconcilers {
     /// Field managers in addition to [`DEFAULT_FIELD_MANAGERS`].
     #[serde(default)]
     pub field_managers: Vec<String>,
+}
+
+impl Default for Reconcilers {
+    fn default() -> Self {
+        Self { usernames: default_usernames(), groups: Vec::new(), field_managers: Vec::new() }
+    }
 }
 
 impl Reconcilers {

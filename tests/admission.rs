@@ -169,3 +169,76 @@ fn v1beta1_reviews_are_answered_in_kind() {
     assert_eq!(json["apiVersion"], "admission.k8s.io/v1beta1");
     assert_eq!(json["response"]["allowed"], false);
 }
+
+/// A captured review, changed by `edit`, through `driftgate review` with the guestbook config.
+fn review_edited(fixture: &str, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut body = support::review(fixture);
+    edit(&mut body);
+    let (code, json, err) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
+    assert_eq!(code, Some(0), "{fixture}: {err}");
+    json["response"].clone()
+}
+
+/// Issue 13: `kubectl scale --replicas=0` arrives as a Scale with `spec: {}` (Kubernetes omits a
+/// zero `replicas`); it is a change to 0, denied like any other count.
+#[test]
+fn scale_to_zero_is_a_change_to_zero() {
+    let r = review_edited("006", |b| b["request"]["object"]["spec"] = serde_json::json!({}));
+    assert_eq!(r["allowed"], false, "{r}");
+    assert_eq!(r["auditAnnotations"]["driftgate.dev/violation"], "spec.replicas", "{r}");
+}
+
+/// Issue 13: a request's managedFields are what its client chose; a user who passes
+/// `--field-manager=argocd-controller` is still a user, and undeclared additions are denied.
+#[test]
+fn a_field_manager_named_like_the_reconciler_is_not_the_reconciler() {
+    let r = review_edited("005", |b| {
+        let obj = &mut b["request"]["object"];
+        obj["spec"]["template"]["spec"]["hostNetwork"] = serde_json::json!(true);
+        for m in obj["metadata"]["managedFields"].as_array_mut().unwrap() {
+            m["manager"] = serde_json::json!("argocd-controller");
+        }
+        b["request"]["options"]["fieldManager"] = serde_json::json!("argocd-controller");
+    });
+    assert_eq!(r["allowed"], false, "{r}");
+    let violation = r["auditAnnotations"]["driftgate.dev/violation"].as_str().unwrap();
+    assert!(violation.contains("spec.template.spec.hostNetwork"), "{violation}");
+}
+
+/// Issue 13: malformed requests for a managed object fail closed, naming what is wrong.
+#[test]
+fn malformed_requests_for_managed_objects_are_refused() {
+    let r = review_edited("005", |b| b["request"]["operation"] = serde_json::json!("PATCH"));
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(r["status"]["message"].as_str().unwrap().contains("unknown operation \"PATCH\""), "{r}");
+    let r = review_edited("005", |b| b["request"]["oldObject"] = Value::Null);
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(r["status"]["message"].as_str().unwrap().contains("UPDATE without both oldObject and object"), "{r}");
+    // an unmanaged object's odd request is not driftgate's business
+    let r = review_edited("012", |b| b["request"]["operation"] = serde_json::json!("PATCH"));
+    assert_eq!(r["allowed"], true, "{r}");
+}
+
+/// Issue 13: without `reconcilers.usernames`, Argo CD's application controller, Flux's
+/// controllers and driftgate's own ServiceAccount are the reconcilers: Argo CD's writes are
+/// admitted out of the box, a person's are still judged.
+#[test]
+fn the_usual_reconcilers_are_known_without_configuration() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("no-reconcilers.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: guestbook\n    path: {}\n    namespace: demo\nadmission: {{mode: enforce}}\n",
+            support::fixtures().join("guestbook-git").display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    for (fixture, allowed) in [("019", true), ("020", true), ("005", false)] {
+        let body = serde_json::to_vec(&support::review(fixture)).unwrap();
+        let (code, json, err) = review_body(&body, &config);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(json["response"]["allowed"], allowed, "{fixture}: {json}");
+    }
+}

@@ -141,6 +141,18 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
         verdict.outcome = Outcome::BreakGlass(reason);
         return verdict;
     }
+    // a request the API server would never send for this object is refused, not waved through
+    if let Some(problem) = malformed(req, scale) {
+        let message = format!(
+            "driftgate: {} is managed by Git; this request is malformed ({problem}), so it is refused",
+            key.human()
+        );
+        verdict.response.allowed = false;
+        verdict.response.status =
+            Some(Status { code: 403, message: message.clone(), reason: Some("Forbidden".into()) });
+        verdict.outcome = Outcome::Violation { mode: Mode::Enforce, paths: Vec::new(), message };
+        return verdict;
+    }
     let paths = match (req.operation.as_str(), managed) {
         ("DELETE", _) => Some(Vec::new()),
         ("CREATE", Some((src, want))) => {
@@ -170,6 +182,19 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
     }
     verdict.outcome = Outcome::Violation { mode, paths, message };
     verdict
+}
+
+/// What is wrong with a request for a managed object, if anything: an operation admission does
+/// not know, or an UPDATE without both objects. (CONNECT never reaches a rule driftgate writes.)
+fn malformed(req: &Request, scale: bool) -> Option<String> {
+    match req.operation.as_str() {
+        "CREATE" if req.object.is_none() => Some("CREATE without an object".into()),
+        "UPDATE" if req.old_object.is_none() || req.object.is_none() => {
+            Some(format!("UPDATE{} without both oldObject and object", if scale { " of scale" } else { "" }))
+        }
+        "DELETE" | "CREATE" | "UPDATE" => None,
+        other => Some(format!("unknown operation {other:?}")),
+    }
 }
 
 fn annotate(r: &mut Response, paths: &[String], source: Option<&str>) {
@@ -243,12 +268,17 @@ fn drift_paths(
     let Some(obj) = obj else { return Vec::new() };
     let settings =
         Settings { rules: src.rules, reconcilers: policy.field_managers, instance_label: policy.instance_label };
-    report::drift_paths(key, desired, obj, settings)
+    // the request's managedFields are what its client chose (`--field-manager=argocd-controller`):
+    // they never say who is asking, so the object is judged without them, as a person's change
+    let obj = without_managed_fields(obj);
+    report::drift_paths(key, desired, &obj, settings)
 }
 
 /// A scale request: the new replica count against Git's, under the parent's rules.
 fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey, req: &Request) -> Option<Vec<String>> {
-    let replicas = |o: Option<&Value>| o.and_then(|o| o.pointer("/spec/replicas")).cloned();
+    // a Scale of 0 arrives as `spec: {}`: Kubernetes omits a zero `replicas`
+    let replicas =
+        |o: Option<&Value>| o.map(|o| o.pointer("/spec/replicas").cloned().unwrap_or_else(|| Value::from(0)));
     let (old, new) = (replicas(req.old_object.as_ref()), replicas(req.object.as_ref()));
     if old == new {
         return None;
@@ -286,6 +316,18 @@ fn update_paths(
         None => changed,
     };
     (!departing.is_empty()).then_some(departing)
+}
+
+/// The object without `metadata.managedFields`.
+fn without_managed_fields(obj: &Value) -> std::borrow::Cow<'_, Value> {
+    if obj.pointer("/metadata/managedFields").is_none() {
+        return std::borrow::Cow::Borrowed(obj);
+    }
+    let mut copy = obj.clone();
+    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.shift_remove("managedFields");
+    }
+    std::borrow::Cow::Owned(copy)
 }
 
 /// The paths an update changed, after normalisation, minus status and the system-wide rules.
