@@ -159,6 +159,13 @@ fn failure_policy_applies_until_the_desired_state_loads() {
         assert_eq!(json["response"]["allowed"], allowed, "{policy}: {json}");
         let text = json["response"].to_string();
         assert!(text.contains("not loaded yet"), "{text}");
+        // issue 13: the refusal names the source; an object with no ownership marker (a new
+        // ConfigMap no source declares) is never held up by a Git source that has not loaded
+        assert!(text.contains("source app: not loaded yet"), "{text}");
+        let unmarked = serde_json::to_vec(&support::review("012")).unwrap();
+        let (status, json) = validate(&cfg, server.port, &unmarked);
+        assert_eq!(status, 200);
+        assert_eq!(json["response"]["allowed"], true, "{policy}: {json}");
     }
 }
 

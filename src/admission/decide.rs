@@ -93,6 +93,58 @@ pub struct Verdict {
     pub source: Option<String>,
 }
 
+/// The verdict before the desired state has loaded. With `failurePolicy: closed`, only what is
+/// known to be managed is refused: an object (or the object it replaces) carrying a GitOps
+/// ownership marker, or one the detector saw with one. Everything else is allowed, so a slow or
+/// broken Git source never freezes the cluster. `pending` names each source that has not loaded,
+/// with its last error; the refusal says which and why.
+pub fn decide_unloaded(
+    policy: &Policy<'_>,
+    closed: bool,
+    pending: &[(String, Option<String>)],
+    req: &Request,
+) -> Response {
+    let mut r = Response { uid: req.uid.clone(), allowed: true, ..Response::default() };
+    let why = if pending.is_empty() {
+        "driftgate: the desired state has not loaded yet".to_owned()
+    } else {
+        let each: Vec<String> = pending
+            .iter()
+            .map(|(name, error)| match error {
+                Some(e) => format!("source {name}: {e}"),
+                None => format!("source {name}: not loaded yet"),
+            })
+            .collect();
+        format!("driftgate: the desired state has not loaded yet ({})", each.join("; "))
+    };
+    let key =
+        [req.object.as_ref(), req.old_object.as_ref()].into_iter().flatten().find_map(|o| ResourceKey::of(o).ok());
+    let marked = key.as_ref().is_some_and(|key| {
+        [req.object.as_ref(), req.old_object.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|o| ownership::marker(o, key, policy.instance_label).is_some())
+            || policy.live.is_some_and(|l| l.marker(key).is_some())
+    });
+    if is_reconciler(policy, req) || req.sub_resource.as_deref() == Some("status") || !marked {
+        if marked || !closed {
+            r.warnings.push(format!("{why}; allowed unchecked"));
+        }
+        return r;
+    }
+    if closed {
+        r.allowed = false;
+        r.status = Some(Status {
+            code: 503,
+            message: format!("{why}: a GitOps-managed object cannot be checked (failurePolicy closed)"),
+            reason: Some("ServiceUnavailable".into()),
+        });
+    } else {
+        r.warnings.push(format!("{why} (failurePolicy open: allowed unchecked)"));
+    }
+    r
+}
+
 /// Decides one request.
 pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) -> Verdict {
     let mut verdict = Verdict {
@@ -462,5 +514,44 @@ mod tests {
         assert!(overlaps("spec.replicas", "spec.replicas"));
         assert!(!overlaps("spec.replicas", "spec.replicasX"));
         assert!(overlaps("spec.template.spec.containers[name=web]", "spec.template.spec.containers[name=web].env"));
+    }
+
+    /// Issue 13: before Git has loaded, only what is known to be managed is refused, and the
+    /// refusal names each source that has not loaded and its last error.
+    #[test]
+    fn before_git_loads_only_marked_objects_are_refused() {
+        let request = |annotations: serde_json::Value, user: &str| {
+            let obj = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "c", "namespace": "demo", "annotations": annotations}});
+            let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": "u1", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+                "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+                "name": "c", "namespace": "demo", "operation": "CREATE",
+                "userInfo": {"username": user, "groups": []}, "object": obj}});
+            super::super::review::parse(review.to_string().as_bytes()).unwrap().request
+        };
+        let reconcilers = vec!["argo".to_owned()];
+        let rules = vec![Rule::status()];
+        let policy = Policy {
+            reconciler_usernames: &reconcilers,
+            reconciler_groups: &[],
+            field_managers: &[],
+            break_glass_groups: &[],
+            mode: Mode::Enforce,
+            instance_label: false,
+            rules: &rules,
+            live: None,
+        };
+        let pending = vec![("shop".to_owned(), Some("fetch: connection refused".to_owned()))];
+        let marked = serde_json::json!({"argocd.argoproj.io/tracking-id": "shop:/ConfigMap:demo/c"});
+        let r = decide_unloaded(&policy, true, &pending, &request(marked.clone(), "alice"));
+        assert!(!r.allowed);
+        let message = r.status.unwrap().message;
+        assert!(message.contains("source shop: fetch: connection refused"), "{message}");
+        let r = decide_unloaded(&policy, true, &pending, &request(serde_json::json!({}), "alice"));
+        assert!(r.allowed, "an unmarked object is never held up");
+        assert!(r.warnings.is_empty(), "and not warned about: it is nobody's");
+        assert!(decide_unloaded(&policy, true, &pending, &request(marked.clone(), "argo")).allowed, "the reconciler");
+        assert!(decide_unloaded(&policy, false, &pending, &request(marked, "alice")).allowed, "failurePolicy open");
     }
 }

@@ -22,7 +22,7 @@ pub use metrics::Metrics;
 pub use tls::{CertWatcher, ServerError, load_tls};
 
 use crate::admission::decide::{self, Outcome, Policy, SourceView};
-use crate::admission::review::{self, Response as ReviewResponse, Status};
+use crate::admission::review::{self, Response as ReviewResponse};
 use crate::audit::{self, Auditor, CloudEvent};
 use crate::cluster::DetectorHandle;
 use crate::config::{Config, FailurePolicy};
@@ -45,6 +45,8 @@ pub struct AppState {
     metrics: Metrics,
     auditor: Arc<Auditor>,
     trails: Mutex<Trails>,
+    /// Each source's last load error, for what admission says before Git has loaded.
+    source_errors: Mutex<std::collections::BTreeMap<String, String>>,
     detector: OnceLock<DetectorHandle>,
     quarantines: crate::cluster::healer::Quarantines,
 }
@@ -72,6 +74,7 @@ impl AppState {
             metrics: Metrics::new(),
             auditor,
             trails: Mutex::new(Trails::default()),
+            source_errors: Mutex::default(),
             detector: OnceLock::new(),
             quarantines: crate::cluster::healer::Quarantines::default(),
         })
@@ -147,6 +150,12 @@ impl AppState {
         let name = match e {
             crate::desired::Event::Synced { source, .. } | crate::desired::Event::Failed { source, .. } => source,
         };
+        if let Ok(mut errors) = self.source_errors.lock() {
+            match e {
+                crate::desired::Event::Failed { error, .. } => errors.insert(name.clone(), error.clone()),
+                crate::desired::Event::Synced { .. } => errors.remove(name),
+            };
+        }
         let info = snapshot.sources.get(name).map(|s| &s.info);
         let event = audit::source_event(e, info, &audit::now_rfc3339())
             .in_trace(telemetry::trace_ref(&tracing::Span::current()).as_ref());
@@ -333,11 +342,8 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         span.record("operation", req.operation.as_str());
         span.record("kind", req.kind.kind.as_str());
         span.record("user", req.user_info.username.as_str());
-        let (response, label) = if state.loaded.load(Ordering::Acquire) {
-            decide_now(&state, req, &span)
-        } else {
-            not_ready(&state, &req.uid)
-        };
+        let (response, label) =
+            if state.loaded.load(Ordering::Acquire) { decide_now(&state, req, &span) } else { not_ready(&state, req) };
         span.record("verdict", label);
         state.metrics.count_admission(label, &req.operation, &req.kind.kind);
         state.metrics.latency.observe(start.elapsed().as_secs_f64());
@@ -345,21 +351,32 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     })
 }
 
-fn not_ready(state: &AppState, uid: &str) -> (ReviewResponse, &'static str) {
-    let why = "driftgate: the desired state has not loaded yet";
-    let mut r = ReviewResponse { uid: uid.to_owned(), allowed: true, ..ReviewResponse::default() };
-    match state.config.admission.failure_policy {
-        FailurePolicy::Closed => {
-            r.allowed = false;
-            r.status = Some(Status {
-                code: 503,
-                message: format!("{why} (failurePolicy closed)"),
-                reason: Some("ServiceUnavailable".into()),
-            });
-        }
-        FailurePolicy::Open => r.warnings.push(format!("{why} (failurePolicy open: allowed unchecked)")),
+fn not_ready(state: &AppState, req: &review::Request) -> (ReviewResponse, &'static str) {
+    let snapshot = state.store.get();
+    let errors = state.source_errors.lock().map(|e| e.clone()).unwrap_or_default();
+    let pending: Vec<(String, Option<String>)> = state
+        .config
+        .sources
+        .iter()
+        .filter(|s| !snapshot.sources.contains_key(&s.name))
+        .map(|s| (s.name.clone(), errors.get(&s.name).cloned()))
+        .collect();
+    let closed = state.config.admission.failure_policy == FailurePolicy::Closed;
+    (decide::decide_unloaded(&policy(state), closed, &pending, req), "not_ready")
+}
+
+/// The admission policy from the config.
+fn policy(state: &AppState) -> Policy<'_> {
+    Policy {
+        reconciler_usernames: &state.config.reconcilers.usernames,
+        reconciler_groups: &state.config.reconcilers.groups,
+        field_managers: &state.field_managers,
+        break_glass_groups: &state.config.admission.break_glass.groups,
+        mode: state.config.admission.mode,
+        instance_label: state.config.ownership.instance_label,
+        rules: &state.base_rules,
+        live: state.detector.get().map(|d| d as &dyn decide::LiveView),
     }
-    (r, "not_ready")
 }
 
 fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> (ReviewResponse, &'static str) {
@@ -379,17 +396,7 @@ fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> 
             })
         })
         .collect();
-    let policy = Policy {
-        reconciler_usernames: &state.config.reconcilers.usernames,
-        reconciler_groups: &state.config.reconcilers.groups,
-        field_managers: &state.field_managers,
-        break_glass_groups: &state.config.admission.break_glass.groups,
-        mode: state.config.admission.mode,
-        instance_label: state.config.ownership.instance_label,
-        rules: &state.base_rules,
-        live: state.detector.get().map(|d| d as &dyn decide::LiveView),
-    };
-    let verdict = decide::decide(&policy, &views, req);
+    let verdict = decide::decide(&policy(state), &views, req);
     if let Some(key) = &verdict.key {
         span.record("object", tracing::field::display(key.human()));
     }
