@@ -289,12 +289,25 @@ pub struct Admission {
 }
 
 /// Break-glass settings.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BreakGlass {
     /// Groups whose members may set `driftgate.dev/break-glass`.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// How far ahead `driftgate.dev/break-glass-until` may be: a grant always expires.
+    #[serde(default = "default_break_glass_max", deserialize_with = "duration", serialize_with = "ser_duration")]
+    pub max_duration: Duration,
+}
+
+impl Default for BreakGlass {
+    fn default() -> Self {
+        Self { groups: Vec::new(), max_duration: default_break_glass_max() }
+    }
+}
+
+fn default_break_glass_max() -> Duration {
+    Duration::from_secs(24 * 3600)
 }
 
 /// Self-heal settings.

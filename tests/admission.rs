@@ -102,11 +102,20 @@ fn other_hand_edits_are_denied_naming_what_they_touched() {
     assert!(!review("009", "guestbook-enforce.yaml").to_string().contains(&secret_value));
 }
 
+/// An RFC 3339 time `hours` from now.
+fn hours_from_now(hours: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::hours(hours))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
 #[test]
 fn break_glass_and_dry_run() {
     let mut body = support::review("005");
     body["request"]["userInfo"]["groups"] = serde_json::json!(["developers", "sre"]);
-    body["request"]["object"]["metadata"]["annotations"]["driftgate.dev/break-glass"] = "INC-1234: hotfix".into();
+    let annotations = &mut body["request"]["object"]["metadata"]["annotations"];
+    annotations["driftgate.dev/break-glass"] = "INC-1234: hotfix".into();
+    annotations["driftgate.dev/break-glass-until"] = hours_from_now(2).into();
     let (_, json, _) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
     let r = &json["response"];
     assert_eq!(r["allowed"], true, "{r}");
@@ -241,4 +250,43 @@ fn the_usual_reconcilers_are_known_without_configuration() {
         assert_eq!(code, Some(0), "{err}");
         assert_eq!(json["response"]["allowed"], allowed, "{fixture}: {json}");
     }
+}
+
+/// Issue 13: a break-glass grant always ends. Without an end, with one past or too far ahead,
+/// it is refused and the denial says why; a member who has not asked is told how.
+#[test]
+fn break_glass_grants_expire_and_denials_say_how_to_break_glass() {
+    let with = |until: Option<String>| {
+        let mut body = support::review("005");
+        body["request"]["userInfo"]["groups"] = serde_json::json!(["developers", "sre"]);
+        let annotations = &mut body["request"]["object"]["metadata"]["annotations"];
+        annotations["driftgate.dev/break-glass"] = "INC-1234: hotfix".into();
+        if let Some(u) = until {
+            annotations["driftgate.dev/break-glass-until"] = u.into();
+        }
+        let (_, json, _) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
+        json["response"].clone()
+    };
+    for (until, why) in [
+        (None, "driftgate.dev/break-glass-until must say when the grant ends"),
+        (Some(hours_from_now(-1)), "the grant expired at"),
+        (Some(hours_from_now(48)), "more than 24h ahead"),
+        (Some("tomorrow".to_owned()), "is not an RFC 3339 time"),
+    ] {
+        let r = with(until);
+        assert_eq!(r["allowed"], false, "{r}");
+        assert!(r["status"]["message"].as_str().unwrap().contains(why), "{why}: {r}");
+    }
+    // a member of a break-glass group who has not asked is told how
+    let mut body = support::review("005");
+    body["request"]["userInfo"]["groups"] = serde_json::json!(["developers", "sre"]);
+    let (_, json, _) = review_body(&serde_json::to_vec(&body).unwrap(), "guestbook-enforce.yaml");
+    let message = json["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("You may break glass") && message.contains("driftgate.dev/break-glass-until"),
+        "{message}"
+    );
+    // anyone else is not
+    let (_, json, _) = review_body(&serde_json::to_vec(&support::review("005")).unwrap(), "guestbook-enforce.yaml");
+    assert!(!json["response"]["status"]["message"].as_str().unwrap().contains("break glass"), "{json}");
 }

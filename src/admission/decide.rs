@@ -18,6 +18,8 @@ use crate::model::{Declared, ResourceKey};
 
 /// The annotation a break-glass user sets, with the reason as its value.
 pub const BREAK_GLASS_ANNOTATION: &str = "driftgate.dev/break-glass";
+/// The annotation that ends a break-glass grant: an RFC 3339 time.
+pub const BREAK_GLASS_UNTIL: &str = "driftgate.dev/break-glass-until";
 
 /// Who may do what: from the config.
 #[derive(Debug, Clone, Copy)]
@@ -30,6 +32,10 @@ pub struct Policy<'a> {
     pub field_managers: &'a [String],
     /// Groups whose members may break glass.
     pub break_glass_groups: &'a [String],
+    /// How far ahead a break-glass grant may end.
+    pub break_glass_max: std::time::Duration,
+    /// The time of the request, for break-glass expiry (the caller's clock: this stays pure).
+    pub now: time::OffsetDateTime,
     /// The global mode.
     pub mode: Mode,
     /// Whether Argo CD's instance label marks ownership.
@@ -183,14 +189,16 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
         return allow(verdict, "unmanaged");
     }
     verdict.source = managed.map(|(s, _)| s.name.to_owned());
-    if let Some(reason) = break_glass(policy, req, subject) {
+    let glass = break_glass(policy, req, subject);
+    if let Glass::Granted { reason, until } = &glass {
         verdict.response.warnings.push(format!(
-            "driftgate: break-glass by {} on {}: {reason}",
+            "driftgate: break-glass by {} on {} until {until}: {reason}",
             req.user_info.username,
             key.human()
         ));
         verdict.response.audit_annotations.insert(BREAK_GLASS_ANNOTATION.into(), reason.clone());
-        verdict.outcome = Outcome::BreakGlass(reason);
+        verdict.response.audit_annotations.insert(BREAK_GLASS_UNTIL.into(), until.clone());
+        verdict.outcome = Outcome::BreakGlass(reason.clone());
         return verdict;
     }
     // a request the API server would never send for this object is refused, not waved through
@@ -218,7 +226,20 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
     };
     let Some(paths) = paths else { return allow(verdict, "no change departs from Git") };
     let mode = managed.and_then(|(s, _)| s.mode).unwrap_or(policy.mode);
-    let message = message(req, &key, managed.map(|(s, _)| s), marker.as_ref(), &paths);
+    let mut message = message(req, &key, managed.map(|(s, _)| s), marker.as_ref(), &paths);
+    match glass {
+        Glass::Refused(why) => {
+            let _ = write!(message, " Break-glass refused: {why}.");
+        }
+        Glass::Available => {
+            let _ = write!(
+                message,
+                " You may break glass: set the annotations {BREAK_GLASS_ANNOTATION}: \"<reason>\" and {BREAK_GLASS_UNTIL}: \"<RFC 3339 time, at most {}h ahead>\" in the same change.",
+                policy.break_glass_max.as_secs() / 3600
+            );
+        }
+        Glass::Granted { .. } | Glass::NotMember => {}
+    }
     match mode {
         Mode::Enforce => {
             verdict.response.allowed = false;
@@ -262,10 +283,43 @@ fn is_reconciler(policy: &Policy<'_>, req: &Request) -> bool {
     policy.reconciler_usernames.contains(&u.username) || u.groups.iter().any(|g| policy.reconciler_groups.contains(g))
 }
 
-fn break_glass(policy: &Policy<'_>, req: &Request, subject: Option<&Value>) -> Option<String> {
-    let member = req.user_info.groups.iter().any(|g| policy.break_glass_groups.contains(g));
-    let reason = subject?.get("metadata")?.get("annotations")?.get(BREAK_GLASS_ANNOTATION)?.as_str()?.trim();
-    (member && !reason.is_empty()).then(|| reason.to_owned())
+/// What break-glass allows this request.
+enum Glass {
+    /// The user is not in a break-glass group.
+    NotMember,
+    /// A member who has not asked for it.
+    Available,
+    /// A member asked, with a reason and an end in the allowed window.
+    Granted { reason: String, until: String },
+    /// A member asked, but the grant is not valid: why.
+    Refused(String),
+}
+
+fn break_glass(policy: &Policy<'_>, req: &Request, subject: Option<&Value>) -> Glass {
+    if !req.user_info.groups.iter().any(|g| policy.break_glass_groups.contains(g)) {
+        return Glass::NotMember;
+    }
+    let annotation = |k: &str| {
+        subject?.get("metadata")?.get("annotations")?.get(k)?.as_str().map(str::trim).filter(|s| !s.is_empty())
+    };
+    let Some(reason) = annotation(BREAK_GLASS_ANNOTATION) else { return Glass::Available };
+    let max = time::Duration::try_from(policy.break_glass_max).unwrap_or(time::Duration::DAY);
+    let Some(text) = annotation(BREAK_GLASS_UNTIL) else {
+        return Glass::Refused(format!(
+            "{BREAK_GLASS_UNTIL} must say when the grant ends (RFC 3339, at most {}h ahead)",
+            max.whole_hours()
+        ));
+    };
+    let Ok(until) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) else {
+        return Glass::Refused(format!("{BREAK_GLASS_UNTIL}: {text:?} is not an RFC 3339 time"));
+    };
+    if until <= policy.now {
+        return Glass::Refused(format!("the grant expired at {text}"));
+    }
+    if until > policy.now + max {
+        return Glass::Refused(format!("{BREAK_GLASS_UNTIL} is more than {}h ahead", max.whole_hours()));
+    }
+    Glass::Granted { reason: reason.to_owned(), until: text.to_owned() }
 }
 
 type Managed<'s, 'a> = Option<(&'s SourceView<'a>, &'a Declared)>;
@@ -496,6 +550,8 @@ mod tests {
             reconciler_groups: &[],
             field_managers: &[],
             break_glass_groups: &[],
+            break_glass_max: std::time::Duration::from_secs(86_400),
+            now: time::OffsetDateTime::UNIX_EPOCH,
             mode: Mode::Enforce,
             instance_label: false,
             rules: &rules,
@@ -537,6 +593,8 @@ mod tests {
             reconciler_groups: &[],
             field_managers: &[],
             break_glass_groups: &[],
+            break_glass_max: std::time::Duration::from_secs(86_400),
+            now: time::OffsetDateTime::UNIX_EPOCH,
             mode: Mode::Enforce,
             instance_label: false,
             rules: &rules,

@@ -57,6 +57,8 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
         reconciler_groups: &config.reconcilers.groups,
         field_managers: &field_managers,
         break_glass_groups: &config.admission.break_glass.groups,
+        break_glass_max: config.admission.break_glass.max_duration,
+        now: time::OffsetDateTime::now_utc(),
         mode: config.admission.mode,
         instance_label: config.ownership.instance_label,
         rules: &base_rules,

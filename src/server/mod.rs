@@ -372,6 +372,8 @@ fn policy(state: &AppState) -> Policy<'_> {
         reconciler_groups: &state.config.reconcilers.groups,
         field_managers: &state.field_managers,
         break_glass_groups: &state.config.admission.break_glass.groups,
+        break_glass_max: state.config.admission.break_glass.max_duration,
+        now: time::OffsetDateTime::now_utc(),
         mode: state.config.admission.mode,
         instance_label: state.config.ownership.instance_label,
         rules: &state.base_rules,
