@@ -274,7 +274,7 @@ pub enum FailurePolicy {
 }
 
 /// Admission webhook settings.
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Admission {
     /// The global mode.
@@ -286,6 +286,26 @@ pub struct Admission {
     /// Who may break glass.
     #[serde(default)]
     pub break_glass: BreakGlass,
+    /// Admit (audited) a change that only sets `kubectl.kubernetes.io/restartedAt` on a pod
+    /// template (`kubectl rollout restart`, Argo CD's restart action), and leave that annotation
+    /// out of drift. On by default.
+    #[serde(default = "yes")]
+    pub allow_rollout_restart: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Self {
+            mode: Mode::default(),
+            failure_policy: FailurePolicy::default(),
+            break_glass: BreakGlass::default(),
+            allow_rollout_restart: true,
+        }
+    }
 }
 
 /// Break-glass settings.
@@ -776,6 +796,9 @@ impl Config {
     /// then the source's own.
     pub fn rules(&self, source: Option<&str>) -> Result<Vec<Rule>, RuleError> {
         let mut rules = vec![Rule::status()];
+        if self.admission.allow_rollout_restart {
+            rules.push(Rule::rollout_restart());
+        }
         let budget = self.jq.budget();
         for (i, spec) in self.ignore_differences.iter().enumerate() {
             rules.push(Rule::compile(spec, format!("ignoreDifferences[{i}]"))?.with_jq_budget(budget));
@@ -850,7 +873,8 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317", otlpProtocol: grpc}
         assert_eq!(c.self_heal.retry.backoff.max_duration, Duration::from_secs(180));
         assert!(c.reconcilers.all_field_managers().contains(&"my-controller".to_owned()));
         assert!(c.reconcilers.all_field_managers().contains(&"argocd-controller".to_owned()));
-        assert_eq!(c.rules(Some("guestbook")).unwrap().len(), 4);
+        // built-in status and rollout-restart rules, two system-wide, one of the source's
+        assert_eq!(c.rules(Some("guestbook")).unwrap().len(), 5);
     }
 
     #[test]

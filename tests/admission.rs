@@ -290,3 +290,27 @@ fn break_glass_grants_expire_and_denials_say_how_to_break_glass() {
     let (_, json, _) = review_body(&serde_json::to_vec(&support::review("005")).unwrap(), "guestbook-enforce.yaml");
     assert!(!json["response"]["status"]["message"].as_str().unwrap().contains("break glass"), "{json}");
 }
+
+/// Issue 13: `kubectl rollout restart` (and Argo CD's restart action) only sets
+/// `kubectl.kubernetes.io/restartedAt` on the pod template: admitted, audited; with any other
+/// change it is judged as usual.
+#[test]
+fn a_rollout_restart_is_admitted_and_audited() {
+    let restart = |b: &mut Value, with_edit: bool| {
+        let old = b["request"]["oldObject"].clone();
+        let mut new = old.clone();
+        new["spec"]["template"]["metadata"]["annotations"] =
+            serde_json::json!({"kubectl.kubernetes.io/restartedAt": "2026-12-02T10:00:00Z"});
+        if with_edit {
+            new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.26-alice".into();
+        }
+        b["request"]["object"] = new;
+    };
+    let r = review_edited("005", |b| restart(b, false));
+    assert_eq!(r["allowed"], true, "{r}");
+    assert_eq!(r["auditAnnotations"]["driftgate.dev/rollout-restart"], "true", "{r}");
+    let r = review_edited("005", |b| restart(b, true));
+    assert_eq!(r["allowed"], false, "{r}");
+    let violation = r["auditAnnotations"]["driftgate.dev/violation"].as_str().unwrap();
+    assert!(!violation.contains("restartedAt"), "the restart itself is never the violation: {violation}");
+}

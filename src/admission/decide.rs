@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::review::{Request, Response, Status};
 use crate::config::Mode;
 use crate::diff::compare::{self, Context};
-use crate::diff::ignore::{Applicable, Rule};
+use crate::diff::ignore::{Applicable, RESTARTED_AT, Rule};
 use crate::diff::managed_fields::ManagedFields;
 use crate::diff::report::{self, Settings, SourceInfo, copy_if_needed};
 use crate::model::ownership::{self, Marker};
@@ -40,6 +40,8 @@ pub struct Policy<'a> {
     pub mode: Mode,
     /// Whether Argo CD's instance label marks ownership.
     pub instance_label: bool,
+    /// Whether a change that only sets a pod template's `restartedAt` is admitted, audited.
+    pub allow_rollout_restart: bool,
     /// System-wide rules, for objects managed by identity only.
     pub rules: &'a [Rule],
     /// The detector's view of live objects, when it runs: it knows an object is managed even
@@ -75,6 +77,8 @@ pub enum Outcome {
     Allowed(&'static str),
     /// Admitted because a break-glass user gave a reason.
     BreakGlass(String),
+    /// Admitted because it only restarts a rollout (`admission.allowRolloutRestart`), audited.
+    RolloutRestart,
     /// The change departs from Git.
     Violation {
         /// The mode that applied.
@@ -213,6 +217,11 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
         verdict.outcome = Outcome::Violation { mode: Mode::Enforce, paths: Vec::new(), message };
         return verdict;
     }
+    if policy.allow_rollout_restart && !scale && req.operation == "UPDATE" && only_restarts(policy, &key, req) {
+        verdict.response.audit_annotations.insert("driftgate.dev/rollout-restart".into(), "true".into());
+        verdict.outcome = Outcome::RolloutRestart;
+        return verdict;
+    }
     let paths = match (req.operation.as_str(), managed) {
         ("DELETE", _) => Some(Vec::new()),
         ("CREATE", Some((src, want))) => {
@@ -255,6 +264,30 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
     }
     verdict.outcome = Outcome::Violation { mode, paths, message };
     verdict
+}
+
+/// True when an update changes a pod template's `kubectl.kubernetes.io/restartedAt` and nothing
+/// else: the new object with the old annotation put back has no change left.
+fn only_restarts(policy: &Policy<'_>, key: &ResourceKey, req: &Request) -> bool {
+    let (Some(old), Some(new)) = (req.old_object.as_ref(), req.object.as_ref()) else { return false };
+    let pointer = format!("/spec/template/metadata/annotations/{}", RESTARTED_AT.replace('/', "~1"));
+    let (before, after) = (old.pointer(&pointer), new.pointer(&pointer));
+    if after.is_none() || before == after {
+        return false;
+    }
+    let mut put_back = new.clone();
+    let annotations = put_back.pointer_mut("/spec/template/metadata/annotations").and_then(Value::as_object_mut);
+    if let Some(map) = annotations {
+        match before {
+            Some(v) => {
+                map.insert(RESTARTED_AT.into(), v.clone());
+            }
+            None => {
+                map.shift_remove(RESTARTED_AT);
+            }
+        }
+    }
+    changes(policy, key, old, &put_back).is_empty()
 }
 
 /// What is wrong with a request for a managed object, if anything: an operation admission does
@@ -554,6 +587,7 @@ mod tests {
             now: time::OffsetDateTime::UNIX_EPOCH,
             mode: Mode::Enforce,
             instance_label: false,
+            allow_rollout_restart: true,
             rules: &rules,
             live: None,
         };
@@ -597,6 +631,7 @@ mod tests {
             now: time::OffsetDateTime::UNIX_EPOCH,
             mode: Mode::Enforce,
             instance_label: false,
+            allow_rollout_restart: true,
             rules: &rules,
             live: None,
         };

@@ -142,6 +142,7 @@ pub fn verdict_word(outcome: &Outcome) -> Option<&'static str> {
     match outcome {
         Outcome::Allowed(_) => None,
         Outcome::BreakGlass(_) => Some("breakglass"),
+        Outcome::RolloutRestart => Some("restart"),
         Outcome::Violation { mode: Mode::Enforce, .. } => Some("denied"),
         Outcome::Violation { mode: Mode::Warn, .. } => Some("warned"),
         Outcome::Violation { mode: Mode::Audit, .. } => Some("audited"),
@@ -157,6 +158,9 @@ pub fn admission_event(req: &Request, verdict: &Verdict, info: Option<&SourceInf
             (paths.clone(), serde_json::json!({"message": message, "mode": mode}))
         }
         Outcome::BreakGlass(reason) => (Vec::new(), serde_json::json!({"reason": reason})),
+        Outcome::RolloutRestart => {
+            (vec![format!("spec.template.metadata.annotations.\"{}\"", crate::diff::ignore::RESTARTED_AT)], Value::Null)
+        }
         Outcome::Allowed(_) => (Vec::new(), Value::Null),
     };
     let mut details = details(extra);

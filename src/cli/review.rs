@@ -61,6 +61,7 @@ pub fn run(args: &ReviewArgs) -> anyhow::Result<u8> {
         now: time::OffsetDateTime::now_utc(),
         mode: config.admission.mode,
         instance_label: config.ownership.instance_label,
+        allow_rollout_restart: config.admission.allow_rollout_restart,
         rules: &base_rules,
         live: None,
     };

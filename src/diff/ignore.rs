@@ -14,6 +14,9 @@ use super::path::{Side, tokens_of};
 use super::selector::Selector as LabelSelector;
 use crate::model::ResourceKey;
 
+/// The annotation `kubectl rollout restart` sets on a pod template.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
 /// One entry of `ignoreDifferences`: Argo CD's fields, or Flux's `paths` and `target`.
 ///
 /// Both forms share one struct so that an unknown key is reported with its name and line.
@@ -186,6 +189,19 @@ impl Rule {
     pub fn with_jq_budget(mut self, budget: super::jq::Budget) -> Self {
         self.jq = self.jq.into_iter().map(|q| q.with_budget(budget)).collect();
         self
+    }
+
+    /// The built-in rule for rollout restarts (`admission.allowRolloutRestart`): the
+    /// `kubectl.kubernetes.io/restartedAt` annotation of any pod template is never drift.
+    pub fn rollout_restart() -> Self {
+        let pointer = format!("/spec/template/metadata/annotations/{}", RESTARTED_AT.replace('/', "~1"));
+        Self {
+            origin: "built-in (admission.allowRolloutRestart)".into(),
+            selector: Selector::All,
+            pointers: vec![(pointer.clone(), tokens_of(&pointer))],
+            jq: Vec::new(),
+            managers: Vec::new(),
+        }
     }
 
     /// The built-in rule: `/status` is never compared.

@@ -376,6 +376,7 @@ fn policy(state: &AppState) -> Policy<'_> {
         now: time::OffsetDateTime::now_utc(),
         mode: state.config.admission.mode,
         instance_label: state.config.ownership.instance_label,
+        allow_rollout_restart: state.config.admission.allow_rollout_restart,
         rules: &state.base_rules,
         live: state.detector.get().map(|d| d as &dyn decide::LiveView),
     }
