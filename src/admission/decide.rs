@@ -553,6 +553,23 @@ mod tests {
         assert_eq!(plural("Gateway"), "gateways");
     }
 
+    /// An enforcing policy with these reconciler usernames and rules, and nothing else.
+    fn test_policy<'a>(reconcilers: &'a [String], rules: &'a [Rule]) -> Policy<'a> {
+        Policy {
+            reconciler_usernames: reconcilers,
+            reconciler_groups: &[],
+            field_managers: &[],
+            break_glass_groups: &[],
+            break_glass_max: std::time::Duration::from_secs(86_400),
+            now: time::OffsetDateTime::UNIX_EPOCH,
+            mode: Mode::Enforce,
+            instance_label: false,
+            allow_rollout_restart: true,
+            rules,
+            live: None,
+        }
+    }
+
     /// The detector saw the object with Argo CD's tracking-id.
     #[derive(Debug)]
     struct Tracked;
@@ -578,19 +595,7 @@ mod tests {
             "object": object("nginx:2"), "oldObject": object("nginx:1")}});
         let parsed = super::super::review::parse(review.to_string().as_bytes()).unwrap();
         let rules = vec![Rule::status()];
-        let mut policy = Policy {
-            reconciler_usernames: &[],
-            reconciler_groups: &[],
-            field_managers: &[],
-            break_glass_groups: &[],
-            break_glass_max: std::time::Duration::from_secs(86_400),
-            now: time::OffsetDateTime::UNIX_EPOCH,
-            mode: Mode::Enforce,
-            instance_label: false,
-            allow_rollout_restart: true,
-            rules: &rules,
-            live: None,
-        };
+        let mut policy = test_policy(&[], &rules);
         let unmarked = decide(&policy, &[], &parsed.request);
         assert!(unmarked.response.allowed, "no marker anywhere: unmanaged");
         policy.live = Some(&Tracked);
@@ -622,19 +627,7 @@ mod tests {
         };
         let reconcilers = vec!["argo".to_owned()];
         let rules = vec![Rule::status()];
-        let policy = Policy {
-            reconciler_usernames: &reconcilers,
-            reconciler_groups: &[],
-            field_managers: &[],
-            break_glass_groups: &[],
-            break_glass_max: std::time::Duration::from_secs(86_400),
-            now: time::OffsetDateTime::UNIX_EPOCH,
-            mode: Mode::Enforce,
-            instance_label: false,
-            allow_rollout_restart: true,
-            rules: &rules,
-            live: None,
-        };
+        let policy = test_policy(&reconcilers, &rules);
         let pending = vec![("shop".to_owned(), Some("fetch: connection refused".to_owned()))];
         let marked = serde_json::json!({"argocd.argoproj.io/tracking-id": "shop:/ConfigMap:demo/c"});
         let r = decide_unloaded(&policy, true, &pending, &request(marked.clone(), "alice"));
