@@ -331,7 +331,10 @@ impl Gen {
         let const_re = Regex::new(r"^\s*(?:const\s+|var\s+)?(\w+)(?:\s+[\w\.]+)?\s*=\s*(.+?)\s*$").unwrap();
         let mut pkg = Package::default();
         for file in go_files(dir) {
-            let src = std::fs::read_to_string(&file).unwrap();
+            let src = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+                eprintln!("gen_defaults: cannot read {}: {e}", file.display());
+                std::process::exit(2)
+            });
             let imports = imports(&src);
             let lines: Vec<&str> = src.lines().collect();
             let mut i = 0;

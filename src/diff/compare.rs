@@ -330,15 +330,18 @@ impl Walker<'_, '_> {
         if let Attribution::Defaults { enabled: false } = self.attribute {
             return;
         }
+        // maps and keyed lists are reported entry by entry; anything else as `undeclared` judges it
         let entries = match lv {
-            Value::Object(m) if !m.is_empty() => true,
-            Value::Array(a) if !a.is_empty() => merge_keys::merge_key_at(&self.path).is_some(),
+            Value::Object(m) => !m.is_empty(),
+            Value::Array(a) => !a.is_empty() && merge_keys::merge_key_at(&self.path).is_some(),
             _ => false,
         };
-        let outcome = if entries && !self.explained_subtree() {
-            self.children(lv, true).unwrap_or(Outcome::None)
-        } else {
+        let outcome = if !entries {
             self.undeclared(lv)
+        } else if self.explained_subtree() {
+            Outcome::None
+        } else {
+            self.children(lv, true).unwrap_or(Outcome::None)
         };
         match outcome {
             Outcome::All(cause) => self.push_as(Change::Added { live: lv.clone() }, cause),
