@@ -291,6 +291,129 @@ pub struct Admission {
     /// out of drift. On by default.
     #[serde(default = "yes")]
     pub allow_rollout_restart: bool,
+    /// `serve` keeps the ValidatingWebhookConfiguration `webhook.configurationName` matching what
+    /// the sources declare, as Git changes (it patches only that object). Off by default.
+    #[serde(default)]
+    pub manage_webhook_configuration: bool,
+    /// The ValidatingWebhookConfiguration that `driftgate webhook-config` prints and `serve`
+    /// manages.
+    #[serde(default)]
+    pub webhook: Webhook,
+    /// Where `serve` keeps the last set of managed objects it knew, so that before Git loads
+    /// after a restart it still refuses changes to them. Unset: nothing is kept.
+    #[serde(default)]
+    pub managed_snapshot: Option<PathBuf>,
+}
+
+/// The API server's side of the webhook: what the generated configuration says.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Webhook {
+    /// The ValidatingWebhookConfiguration's name.
+    #[serde(default = "default_webhook_name")]
+    pub configuration_name: String,
+    /// The Service the API server calls.
+    #[serde(default)]
+    pub service: WebhookService,
+    /// What the API server does when no replica answers, per webhook entry.
+    #[serde(default)]
+    pub failure_policy: WebhookFailurePolicies,
+    /// How long the API server waits for an answer (1 to 30).
+    #[serde(default = "default_webhook_timeout")]
+    pub timeout_seconds: u8,
+    /// Namespaces never sent to driftgate, beside `kube-system`, `kube-public`, `kube-node-lease`
+    /// and the Service's own namespace, which are never sent in any case.
+    #[serde(default)]
+    pub exclude_namespaces: Vec<String>,
+}
+
+impl Default for Webhook {
+    fn default() -> Self {
+        Self {
+            configuration_name: default_webhook_name(),
+            service: WebhookService::default(),
+            failure_policy: WebhookFailurePolicies::default(),
+            timeout_seconds: default_webhook_timeout(),
+            exclude_namespaces: Vec::new(),
+        }
+    }
+}
+
+fn default_webhook_name() -> String {
+    "driftgate".into()
+}
+
+fn default_webhook_timeout() -> u8 {
+    5
+}
+
+/// The webhook Service, as deploy/ installs it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookService {
+    /// Its name.
+    #[serde(default = "default_webhook_name")]
+    pub name: String,
+    /// Its namespace: driftgate's own, never sent to the webhook.
+    #[serde(default = "default_webhook_namespace")]
+    pub namespace: String,
+    /// The path of the review endpoint.
+    #[serde(default = "default_webhook_path")]
+    pub path: String,
+    /// The Service port.
+    #[serde(default = "default_webhook_port")]
+    pub port: u16,
+}
+
+impl Default for WebhookService {
+    fn default() -> Self {
+        Self {
+            name: default_webhook_name(),
+            namespace: default_webhook_namespace(),
+            path: default_webhook_path(),
+            port: default_webhook_port(),
+        }
+    }
+}
+
+fn default_webhook_namespace() -> String {
+    "driftgate-system".into()
+}
+
+fn default_webhook_path() -> String {
+    "/validate".into()
+}
+
+fn default_webhook_port() -> u16 {
+    443
+}
+
+/// The API server's failure policy for each webhook entry.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookFailurePolicies {
+    /// The entry for declared namespaced objects.
+    #[serde(default)]
+    pub namespaced: WebhookFailurePolicy,
+    /// The entry for declared cluster-scoped objects (Namespaces, ClusterRoles, CRDs, ...).
+    #[serde(default)]
+    pub cluster: WebhookFailurePolicy,
+}
+
+impl Default for WebhookFailurePolicies {
+    fn default() -> Self {
+        Self { namespaced: WebhookFailurePolicy::Fail, cluster: WebhookFailurePolicy::Fail }
+    }
+}
+
+/// `failurePolicy` of a webhook entry, as the API spells it.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+pub enum WebhookFailurePolicy {
+    /// Refuse the request when driftgate cannot be reached.
+    #[default]
+    Fail,
+    /// Let the request through unchecked.
+    Ignore,
 }
 
 fn yes() -> bool {
@@ -304,6 +427,9 @@ impl Default for Admission {
             failure_policy: FailurePolicy::default(),
             break_glass: BreakGlass::default(),
             allow_rollout_restart: true,
+            manage_webhook_configuration: false,
+            webhook: Webhook::default(),
+            managed_snapshot: None,
         }
     }
 }
@@ -719,6 +845,18 @@ impl Config {
         }
         if self.jq.timeout.is_zero() || self.jq.max_steps == 0 || self.jq.max_paths == 0 {
             return Err(invalid("jq: timeout, maxSteps and maxPaths must be above 0".into()));
+        }
+        let w = &self.admission.webhook;
+        if !(1..=30).contains(&w.timeout_seconds) {
+            return Err(invalid(format!(
+                "admission.webhook.timeoutSeconds: {} (the API server accepts 1 to 30)",
+                w.timeout_seconds
+            )));
+        }
+        if w.configuration_name.is_empty() || w.service.name.is_empty() || w.service.namespace.is_empty() {
+            return Err(invalid(
+                "admission.webhook: configurationName, service.name and service.namespace must not be empty".into(),
+            ));
         }
         let r = &self.self_heal.retry;
         if r.limit < -1 {

@@ -314,3 +314,57 @@ fn a_rollout_restart_is_admitted_and_audited() {
     let violation = r["auditAnnotations"]["driftgate.dev/violation"].as_str().unwrap();
     assert!(!violation.contains("restartedAt"), "the restart itself is never the violation: {violation}");
 }
+
+/// Issue 13: the API server omits empty values (`false`, `0`, `""`, `[]`) from the objects it
+/// sends. Git's explicit zeros compare equal to their absence, so a change back to Git is
+/// admitted; and a declared `true` the user turns off (sent as absent) is a change, denied.
+#[test]
+fn omitted_zeros_are_what_the_api_means() {
+    let tmp = tempfile::tempdir().unwrap();
+    let git = tmp.path().join("git");
+    std::fs::create_dir_all(&git).unwrap();
+    for f in ["guestbook-cm.yaml", "guestbook-secret.yaml"] {
+        std::fs::copy(support::fixtures().join("guestbook-git").join(f), git.join(f)).unwrap();
+    }
+    let deploy = std::fs::read_to_string(support::fixtures().join("guestbook-git/guestbook-deploy.yaml")).unwrap();
+    let zeros = |host_network: bool| {
+        deploy
+            .replace("  replicas: 2\n", "  replicas: 2\n  paused: false\n  minReadySeconds: 0\n")
+            .replace(
+                "    spec:\n      containers:\n",
+                &format!("    spec:\n      hostNetwork: {host_network}\n      hostPID: false\n      containers:\n"),
+            )
+            .replace(
+                "          image: nginx:1.25\n",
+                "          image: nginx:1.25\n          args: []\n          env: []\n          workingDir: \"\"\n          stdin: false\n",
+            )
+    };
+    let config = tmp.path().join("zeros.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: guestbook\n    path: {}\n    namespace: demo\nadmission: {{mode: enforce}}\n",
+            git.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_string_lossy().into_owned();
+    // alice's edit undone: from her image back to Git's, zeros absent as the API sends them
+    let mut back = support::review("005");
+    let (old, new) = (back["request"]["oldObject"].clone(), back["request"]["object"].clone());
+    back["request"]["object"] = old;
+    back["request"]["oldObject"] = new;
+    std::fs::write(git.join("guestbook-deploy.yaml"), zeros(false)).unwrap();
+    let (_, json, err) = review_body(&serde_json::to_vec(&back).unwrap(), &config);
+    assert_eq!(json["response"]["allowed"], true, "back to Git, zeros omitted: {json} {err}");
+
+    // Git says hostNetwork: true; the user turns it off, which the API sends as absent
+    std::fs::write(git.join("guestbook-deploy.yaml"), zeros(true)).unwrap();
+    let mut off = support::review("005");
+    off["request"]["object"] = off["request"]["oldObject"].clone();
+    off["request"]["oldObject"]["spec"]["template"]["spec"]["hostNetwork"] = serde_json::json!(true);
+    let (_, json, err) = review_body(&serde_json::to_vec(&off).unwrap(), &config);
+    assert_eq!(json["response"]["allowed"], false, "{json} {err}");
+    let violation = json["response"]["auditAnnotations"]["driftgate.dev/violation"].as_str().unwrap();
+    assert!(violation.contains("spec.template.spec.hostNetwork"), "{violation}");
+}

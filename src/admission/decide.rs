@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use super::remembered::Remembered;
 use super::review::{Request, Response, Status};
 use crate::config::Mode;
 use crate::diff::compare::{self, Context};
@@ -105,20 +106,39 @@ pub struct Verdict {
 
 /// The verdict before the desired state has loaded. With `failurePolicy: closed`, only what is
 /// known to be managed is refused: an object (or the object it replaces) carrying a GitOps
-/// ownership marker, or one the detector saw with one. Everything else is allowed, so a slow or
-/// broken Git source never freezes the cluster. `pending` names each source that has not loaded,
-/// with its last error; the refusal says which and why.
+/// ownership marker, one the detector saw with one, or one a source declared when driftgate last
+/// knew (`remembered`, the managed snapshot). Everything else is allowed, so a slow or broken Git
+/// source never freezes the cluster. `pending` names each source that has not loaded, with its
+/// last error; the refusal names the one that declared the object when that is known.
 pub fn decide_unloaded(
     policy: &Policy<'_>,
     closed: bool,
     pending: &[(String, Option<String>)],
+    remembered: Option<&Remembered>,
     req: &Request,
 ) -> Response {
     let mut r = Response { uid: req.uid.clone(), allowed: true, ..Response::default() };
-    let why = if pending.is_empty() {
+    let key =
+        [req.object.as_ref(), req.old_object.as_ref()].into_iter().flatten().find_map(|o| ResourceKey::of(o).ok());
+    let declared_by = key.as_ref().and_then(|k| remembered?.source_of(k));
+    let marked = declared_by.is_some()
+        || key.as_ref().is_some_and(|key| {
+            [req.object.as_ref(), req.old_object.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|o| ownership::marker(o, key, policy.instance_label).is_some())
+                || policy.live.is_some_and(|l| l.marker(key).is_some())
+        });
+    let named: Vec<&(String, Option<String>)> = match declared_by {
+        Some(source) if pending.iter().any(|(n, _)| n == source) => {
+            pending.iter().filter(|(n, _)| n == source).collect()
+        }
+        _ => pending.iter().collect(),
+    };
+    let why = if named.is_empty() {
         "driftgate: the desired state has not loaded yet".to_owned()
     } else {
-        let each: Vec<String> = pending
+        let each: Vec<String> = named
             .iter()
             .map(|(name, error)| match error {
                 Some(e) => format!("source {name}: {e}"),
@@ -127,15 +147,6 @@ pub fn decide_unloaded(
             .collect();
         format!("driftgate: the desired state has not loaded yet ({})", each.join("; "))
     };
-    let key =
-        [req.object.as_ref(), req.old_object.as_ref()].into_iter().flatten().find_map(|o| ResourceKey::of(o).ok());
-    let marked = key.as_ref().is_some_and(|key| {
-        [req.object.as_ref(), req.old_object.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|o| ownership::marker(o, key, policy.instance_label).is_some())
-            || policy.live.is_some_and(|l| l.marker(key).is_some())
-    });
     if is_reconciler(policy, req) || req.sub_resource.as_deref() == Some("status") || !marked {
         if marked || !closed {
             r.warnings.push(format!("{why}; allowed unchecked"));
@@ -143,10 +154,14 @@ pub fn decide_unloaded(
         return r;
     }
     if closed {
+        let managed = match declared_by {
+            Some(source) => format!("an object source {source} declared when driftgate last knew"),
+            None => "a GitOps-managed object".to_owned(),
+        };
         r.allowed = false;
         r.status = Some(Status {
             code: 503,
-            message: format!("{why}: a GitOps-managed object cannot be checked (failurePolicy closed)"),
+            message: format!("{why}: {managed} cannot be checked (failurePolicy closed)"),
             reason: Some("ServiceUnavailable".into()),
         });
     } else {
@@ -367,7 +382,7 @@ fn target<'s, 'a>(sources: &'s [SourceView<'a>], req: &Request, scale: bool) -> 
                 if k.group == req.resource.group
                     && k.name == name
                     && k.namespace.as_deref() == req.namespace.as_deref()
-                    && plural(&k.kind) == req.resource.resource
+                    && super::registration::plural(&k.kind) == req.resource.resource
                 {
                     return Some((k.clone(), Some((s, m))));
                 }
@@ -382,18 +397,6 @@ fn target<'s, 'a>(sources: &'s [SourceView<'a>], req: &Request, scale: bool) -> 
     }
     let managed = sources.iter().find_map(|s| s.objects.get(&key).map(|m| (s, m)));
     Some((key, managed))
-}
-
-/// The resource name of a kind: `Deployment` → `deployments`, `NetworkPolicy` → `networkpolicies`.
-fn plural(kind: &str) -> String {
-    let lower = kind.to_ascii_lowercase();
-    if lower.ends_with('s') || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") {
-        format!("{lower}es")
-    } else if lower.ends_with('y') && !lower.ends_with("ay") && !lower.ends_with("ey") && !lower.ends_with("oy") {
-        format!("{}ies", &lower[..lower.len() - 1])
-    } else {
-        format!("{lower}s")
-    }
 }
 
 /// Paths where `obj` departs from Git under the source's rules.
@@ -544,15 +547,6 @@ fn message(
 mod tests {
     use super::*;
 
-    #[test]
-    fn plurals() {
-        assert_eq!(plural("Deployment"), "deployments");
-        assert_eq!(plural("StatefulSet"), "statefulsets");
-        assert_eq!(plural("NetworkPolicy"), "networkpolicies");
-        assert_eq!(plural("Ingress"), "ingresses");
-        assert_eq!(plural("Gateway"), "gateways");
-    }
-
     /// An enforcing policy with these reconciler usernames and rules, and nothing else.
     fn test_policy<'a>(reconcilers: &'a [String], rules: &'a [Rule]) -> Policy<'a> {
         Policy {
@@ -630,14 +624,30 @@ mod tests {
         let policy = test_policy(&reconcilers, &rules);
         let pending = vec![("shop".to_owned(), Some("fetch: connection refused".to_owned()))];
         let marked = serde_json::json!({"argocd.argoproj.io/tracking-id": "shop:/ConfigMap:demo/c"});
-        let r = decide_unloaded(&policy, true, &pending, &request(marked.clone(), "alice"));
+        let r = decide_unloaded(&policy, true, &pending, None, &request(marked.clone(), "alice"));
         assert!(!r.allowed);
         let message = r.status.unwrap().message;
         assert!(message.contains("source shop: fetch: connection refused"), "{message}");
-        let r = decide_unloaded(&policy, true, &pending, &request(serde_json::json!({}), "alice"));
+        let r = decide_unloaded(&policy, true, &pending, None, &request(serde_json::json!({}), "alice"));
         assert!(r.allowed, "an unmarked object is never held up");
         assert!(r.warnings.is_empty(), "and not warned about: it is nobody's");
-        assert!(decide_unloaded(&policy, true, &pending, &request(marked.clone(), "argo")).allowed, "the reconciler");
-        assert!(decide_unloaded(&policy, false, &pending, &request(marked, "alice")).allowed, "failurePolicy open");
+        assert!(
+            decide_unloaded(&policy, true, &pending, None, &request(marked.clone(), "argo")).allowed,
+            "the reconciler"
+        );
+        assert!(
+            decide_unloaded(&policy, false, &pending, None, &request(marked, "alice")).allowed,
+            "failurePolicy open"
+        );
+        // the managed snapshot: unmarked, but declared by `shop` when driftgate last knew
+        let key = ResourceKey::new("", "ConfigMap", Some("demo"), "c");
+        let remembered = Remembered::of([("shop", [&key])]);
+        let pending =
+            vec![("platform".to_owned(), None), ("shop".to_owned(), Some("fetch: connection refused".to_owned()))];
+        let r = decide_unloaded(&policy, true, &pending, Some(&remembered), &request(serde_json::json!({}), "alice"));
+        assert!(!r.allowed, "remembered as managed");
+        let message = r.status.unwrap().message;
+        assert!(message.contains("(source shop: fetch: connection refused)"), "only its source: {message}");
+        assert!(message.contains("source shop declared when driftgate last knew"), "{message}");
     }
 }

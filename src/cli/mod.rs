@@ -14,6 +14,7 @@ mod server_client;
 mod source;
 mod status;
 mod watch;
+mod webhook_config;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Read the audit stream of a running server: recent events, and new ones with --follow.
     Events(events::EventsArgs),
+    /// Print the ValidatingWebhookConfiguration that sends driftgate exactly what the sources
+    /// declare: their resources and namespaces, never the system ones or the reconcilers' requests.
+    WebhookConfig(webhook_config::WebhookConfigArgs),
 }
 
 /// When to colour output.
@@ -102,6 +106,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Heal(args) => heal::run(&args),
+        Command::WebhookConfig(args) => webhook_config::run(&args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

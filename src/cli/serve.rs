@@ -91,6 +91,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let auditor = Arc::new(Auditor::open(&config.audit).context("audit sinks")?);
     let store = Arc::new(Store::new());
     let state = Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&auditor))?);
+    state.recall();
     let tls = server::load_tls(&args.tls_cert, &args.tls_key)?;
     let peers = server::peers::Peers {
         urls: args.peers.clone(),
@@ -138,12 +139,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 std::thread::sleep(Duration::from_secs(5));
             }
             st.set_loaded();
+            st.remember();
             eprintln!("driftgate: desired state loaded; deciding reviews");
             let stop = Arc::new(AtomicBool::new(false));
             let observer = Arc::clone(&st);
             if let Err(e) = desired::spawn_poller(cfg, store, options, stop, move |e| {
                 log_event(&e);
                 observer.observe_source(&e);
+                observer.remember();
             }) {
                 eprintln!("driftgate: cannot start the source poller: {e}");
             }
@@ -193,6 +196,11 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
         if state.auditor().disable_kubernetes() {
             eprintln!("driftgate: the kubernetesEvents audit sink needs a cluster; it writes nothing");
         }
+        if config.admission.manage_webhook_configuration {
+            eprintln!(
+                "driftgate: admission.manageWebhookConfiguration needs a cluster; the configuration is left as it is"
+            );
+        }
         return;
     }
     let (kubeconfig, context) = (args.kubeconfig.clone(), args.context.clone());
@@ -213,6 +221,11 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
             }
         };
         eprintln!("driftgate: drift detector watching {}", conn.server);
+        if config.admission.manage_webhook_configuration {
+            let (conn, config, store, state) =
+                (conn.clone(), Arc::clone(&config), Arc::clone(&store), Arc::clone(&state));
+            tokio::spawn(cluster::webhook_config::run(conn, config, store, move || state.is_loaded()));
+        }
         if let Some(queue) = state.auditor().take_kubernetes() {
             tokio::spawn(cluster::events::run(conn.clone(), queue, reporter.clone()));
         }

@@ -13,6 +13,7 @@ pub mod healer;
 pub mod lease;
 mod list;
 mod watch;
+pub mod webhook_config;
 
 pub use client::{Connection, connect, probe};
 pub use detector::{Detector, DetectorHandle};

@@ -22,6 +22,7 @@ pub use metrics::Metrics;
 pub use tls::{CertWatcher, ServerError, load_tls};
 
 use crate::admission::decide::{self, Outcome, Policy, SourceView};
+use crate::admission::remembered::Remembered;
 use crate::admission::review::{self, Response as ReviewResponse};
 use crate::audit::{self, Auditor, CloudEvent};
 use crate::cluster::DetectorHandle;
@@ -48,6 +49,9 @@ pub struct AppState {
     /// Each source's last load error, for what admission says before Git has loaded.
     source_errors: Mutex<std::collections::BTreeMap<String, String>>,
     detector: OnceLock<DetectorHandle>,
+    /// The managed set as last saved (`admission.managedSnapshot`): read at start, for
+    /// admission before Git loads; rewritten whenever the desired state changes it.
+    remembered: Mutex<Option<Arc<Remembered>>>,
     quarantines: crate::cluster::healer::Quarantines,
 }
 
@@ -76,6 +80,7 @@ impl AppState {
             trails: Mutex::new(Trails::default()),
             source_errors: Mutex::default(),
             detector: OnceLock::new(),
+            remembered: Mutex::default(),
             quarantines: crate::cluster::healer::Quarantines::default(),
         })
     }
@@ -242,6 +247,46 @@ impl AppState {
         self.loaded.store(true, Ordering::Release);
     }
 
+    /// Whether every source has loaded once.
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// Reads the managed snapshot, if the config names one; a file that cannot be read is
+    /// reported and ignored (admission then knows only markers until Git loads).
+    pub fn recall(&self) {
+        let Some(path) = &self.config.admission.managed_snapshot else { return };
+        match Remembered::load(path) {
+            Ok(Some(r)) => {
+                eprintln!("driftgate: {} managed objects remembered from {}", r.len(), path.display());
+                if let Ok(mut slot) = self.remembered.lock() {
+                    *slot = Some(Arc::new(r));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => eprintln!("driftgate: {e}; until Git loads, only ownership markers say what is managed"),
+        }
+    }
+
+    /// Saves the managed set of the loaded desired state when it differs from the one saved.
+    /// Only a complete desired state is saved: a partial one would forget a source's objects.
+    pub fn remember(&self) {
+        let Some(path) = &self.config.admission.managed_snapshot else { return };
+        if !self.is_loaded() {
+            return;
+        }
+        let snapshot = self.store.get();
+        let now = Remembered::of(snapshot.sources.iter().map(|(name, s)| (name.as_str(), s.objects.keys())));
+        let Ok(mut slot) = self.remembered.lock() else { return };
+        if slot.as_deref() == Some(&now) {
+            return;
+        }
+        match now.save(path) {
+            Ok(()) => *slot = Some(Arc::new(now)),
+            Err(e) => eprintln!("driftgate: {e}"),
+        }
+    }
+
     fn emit(&self, event: CloudEvent) {
         self.metrics.count_event(&event.event_type);
         self.auditor.emit(event);
@@ -358,11 +403,15 @@ fn not_ready(state: &AppState, req: &review::Request) -> (ReviewResponse, &'stat
         .config
         .sources
         .iter()
-        .filter(|s| !snapshot.sources.contains_key(&s.name))
-        .map(|s| (s.name.clone(), errors.get(&s.name).cloned()))
+        .filter(|s| snapshot.sources.get(&s.name).is_none_or(|loaded| loaded.error.is_some()))
+        .map(|s| {
+            let stored = snapshot.sources.get(&s.name).and_then(|loaded| loaded.error.clone());
+            (s.name.clone(), errors.get(&s.name).cloned().or(stored))
+        })
         .collect();
     let closed = state.config.admission.failure_policy == FailurePolicy::Closed;
-    (decide::decide_unloaded(&policy(state), closed, &pending, req), "not_ready")
+    let remembered = state.remembered.lock().ok().and_then(|r| r.clone());
+    (decide::decide_unloaded(&policy(state), closed, &pending, remembered.as_deref(), req), "not_ready")
 }
 
 /// The admission policy from the config.

@@ -67,6 +67,13 @@ pub const KINDS: &[Kind] = &[
         plural: "poddisruptionbudgets",
         namespaced: true,
     },
+    Kind {
+        group: "admissionregistration.k8s.io",
+        version: "v1",
+        kind: "ValidatingWebhookConfiguration",
+        plural: "validatingwebhookconfigurations",
+        namespaced: false,
+    },
 ];
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -33,6 +33,7 @@ pub mod collector;
 pub mod git;
 pub mod https;
 pub mod serving;
+pub mod webhook_match;
 pub mod workload;
 
 /// The path of the `driftgate` binary under test.
