@@ -248,7 +248,7 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
         ("UPDATE", m) => update_paths(policy, m, &key, req),
         _ => None,
     };
-    let Some(paths) = paths else { return allow(verdict, "no change departs from Git") };
+    let Some(mut paths) = paths else { return allow(verdict, "no change departs from Git") };
     let mode = managed.and_then(|(s, _)| s.mode).unwrap_or(policy.mode);
     let mut message = message(req, &key, managed.map(|(s, _)| s), marker.as_ref(), &paths);
     match glass {
@@ -277,6 +277,8 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
         }
         Mode::Audit => {}
     }
+    // the audit event keeps the first paths; the message says how many there were
+    paths.truncate(MAX_RECORDED_PATHS);
     verdict.outcome = Outcome::Violation { mode, paths, message };
     verdict
 }
@@ -318,8 +320,23 @@ fn malformed(req: &Request, scale: bool) -> Option<String> {
     }
 }
 
+/// Paths named in a message, a warning or an audit annotation; the rest are counted. A review
+/// may change tens of thousands of paths, and `kubectl` prints the whole message.
+pub const MAX_SHOWN_PATHS: usize = 10;
+/// Paths kept in a violation's audit event.
+pub const MAX_RECORDED_PATHS: usize = 1000;
+
+/// The first [`MAX_SHOWN_PATHS`] paths, then how many more.
+fn shown(paths: &[String]) -> String {
+    let mut text = paths.iter().take(MAX_SHOWN_PATHS).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if paths.len() > MAX_SHOWN_PATHS {
+        let _ = write!(text, " and {} more paths", paths.len() - MAX_SHOWN_PATHS);
+    }
+    text
+}
+
 fn annotate(r: &mut Response, paths: &[String], source: Option<&str>) {
-    let what = if paths.is_empty() { "delete".to_owned() } else { paths.join(", ") };
+    let what = if paths.is_empty() { "delete".to_owned() } else { shown(paths) };
     r.audit_annotations.insert("driftgate.dev/violation".into(), what);
     if let Some(s) = source {
         r.audit_annotations.insert("driftgate.dev/source".into(), s.to_owned());
@@ -452,7 +469,8 @@ fn update_paths(
     let departing: Vec<String> = match managed {
         Some((src, want)) => {
             let drift = drift_paths(policy, src, key, &want.object(), Some(new));
-            drift.into_iter().filter(|d| changed.iter().any(|c| overlaps(c, d))).collect()
+            let changed = Changed::new(&changed);
+            drift.into_iter().filter(|d| changed.overlaps(d)).collect()
         }
         // managed by identity only: every change that no rule ignores is a reconciler's to make
         None => changed,
@@ -498,7 +516,37 @@ fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> 
         .collect()
 }
 
+/// The paths a request changed, indexed so that asking whether a path overlaps one of them
+/// costs its depth and a range lookup, not a scan: a review may change 30,000 paths.
+struct Changed<'a> {
+    paths: std::collections::BTreeSet<&'a str>,
+}
+
+impl<'a> Changed<'a> {
+    fn new(paths: &'a [String]) -> Self {
+        Self { paths: paths.iter().map(String::as_str).collect() }
+    }
+
+    /// True when `path` is a changed path, lies under one, or has one under it.
+    fn overlaps(&self, path: &str) -> bool {
+        if self.paths.contains(path) || ancestors(path).any(|a| self.paths.contains(a)) {
+            return true;
+        }
+        // the paths under `path` sort right after it, all sharing it as a prefix
+        self.paths
+            .range::<str, _>((std::ops::Bound::Excluded(path), std::ops::Bound::Unbounded))
+            .take_while(|c| c.starts_with(path))
+            .any(|c| c[path.len()..].starts_with(['.', '[']))
+    }
+}
+
+/// The proper prefixes of a path that are paths themselves: cut before each `.` or `[`.
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    path.char_indices().filter(|&(i, c)| i > 0 && (c == '.' || c == '[')).map(move |(i, _)| &path[..i])
+}
+
 /// True when one path is the other or lies under it.
+#[cfg(test)]
 fn overlaps(a: &str, b: &str) -> bool {
     let under = |x: &str, y: &str| {
         x == y || x.strip_prefix(y).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
@@ -516,8 +564,8 @@ fn message(
     let user = &req.user_info.username;
     let what = match req.operation.as_str() {
         "DELETE" => "deleted it".to_owned(),
-        "CREATE" => format!("created it with {}", paths.join(", ")),
-        _ => format!("changed {}", paths.join(", ")),
+        "CREATE" => format!("created it with {}", shown(paths)),
+        _ => format!("changed {}", shown(paths)),
     };
     let owner = match (src, marker) {
         (Some(s), _) => {
@@ -603,6 +651,30 @@ mod tests {
         assert!(overlaps("spec.replicas", "spec.replicas"));
         assert!(!overlaps("spec.replicas", "spec.replicasX"));
         assert!(overlaps("spec.template.spec.containers[name=web]", "spec.template.spec.containers[name=web].env"));
+    }
+
+    /// The index answers as the pairwise definition does, for every pair of a set of paths.
+    #[test]
+    fn indexed_overlap_is_pairwise_overlap() {
+        let all = [
+            "spec",
+            "spec.replicas",
+            "spec.replicasX",
+            "spec.template.spec.containers[name=web]",
+            "spec.template.spec.containers[name=web].env[name=A]",
+            "spec.template.spec.containers[name=web2]",
+            "spec.template.spec.containers[name=a.b].image",
+            "metadata.labels.app",
+            "data.x",
+        ];
+        for take in 0..all.len() {
+            let changed: Vec<String> = all.iter().skip(take).step_by(2).map(|s| (*s).to_owned()).collect();
+            let index = Changed::new(&changed);
+            for d in all {
+                let want = changed.iter().any(|c| overlaps(c, d));
+                assert_eq!(index.overlaps(d), want, "{d} against {changed:?}");
+            }
+        }
     }
 
     /// Issue 13: before Git has loaded, only what is known to be managed is refused, and the

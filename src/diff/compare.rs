@@ -241,9 +241,22 @@ impl Walker<'_, '_> {
             return;
         };
         let mut matched = vec![false; la.len()];
+        // a long list is matched through a hash of its keys, so the work stays linear in its
+        // length (a review may carry 30,000 ports); a short one by scanning, which is faster
+        let index = (lkeys.len() > SCAN_LIMIT).then(|| {
+            let mut index = std::collections::HashMap::with_capacity(lkeys.len());
+            for (i, k) in lkeys.iter().enumerate() {
+                index.entry(key_text(k)).or_insert(i);
+            }
+            index
+        });
+        let find = |dkey: &Vec<Value>| match &index {
+            Some(index) => index.get(&key_text(dkey)).copied(),
+            None => lkeys.iter().position(|lk| lk == dkey),
+        };
         for (j, (ditem, dkey)) in da.iter().zip(&dkeys).enumerate() {
             let label = merge_keys::label(key, dkey);
-            if let Some(i) = lkeys.iter().position(|lk| lk == dkey) {
+            if let Some(i) = find(dkey) {
                 matched[i] = true;
                 self.path.push_item(label, Some(i), Some(j));
                 self.declared(ditem, Some(&la[i]), false);
@@ -648,6 +661,14 @@ fn scalar_eq(d: &Value, l: &Value, path: &FieldPath) -> bool {
         return true;
     }
     path.with_shape(quantity::is_quantity_path) && quantity::equal(d, l)
+}
+
+/// Lists up to this long are matched by scanning.
+const SCAN_LIMIT: usize = 16;
+
+/// A merge key as text: equal keys give equal texts (scalars print one way), for hashing.
+fn key_text(key: &[Value]) -> String {
+    serde_json::to_string(key).unwrap_or_default()
 }
 
 #[cfg(test)]

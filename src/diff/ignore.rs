@@ -417,10 +417,8 @@ impl<'r> Applicable<'r> {
     /// True when a pointer or jq path of some rule lies strictly inside `diff`: then only part
     /// of it is ignored, and the difference must be judged part by part.
     pub fn addresses_below(&self, diff: &Difference) -> bool {
-        let sides = [diff.path.tokens(Side::Live), diff.path.tokens(Side::Desired)];
-        let inside = |t: &[String]| {
-            sides.iter().flatten().any(|prefix| t.len() > prefix.len() && t.starts_with(prefix.as_slice()))
-        };
+        let path = &diff.path;
+        let inside = |t: &[String]| path.is_above_tokens(Side::Live, t) || path.is_above_tokens(Side::Desired, t);
         self.rules
             .iter()
             .any(|(rule, jq_paths)| rule.pointers.iter().any(|(_, t)| inside(t)) || jq_paths.iter().any(|t| inside(t)))
@@ -428,11 +426,9 @@ impl<'r> Applicable<'r> {
 
     /// The rule that suppresses `diff`, if any.
     pub fn suppression(&self, diff: &Difference, live: &Value, managed: &ManagedFields) -> Option<Suppression> {
-        let live_tokens = diff.path.tokens(Side::Live);
-        let desired_tokens = diff.path.tokens(Side::Desired);
+        let path = &diff.path;
         let under = |prefix: &[String]| {
-            live_tokens.as_ref().is_some_and(|t| t.starts_with(prefix))
-                || desired_tokens.as_ref().is_some_and(|t| t.starts_with(prefix))
+            path.starts_with_tokens(Side::Live, prefix) || path.starts_with_tokens(Side::Desired, prefix)
         };
         for (rule, jq_paths) in &self.rules {
             if let Some((p, _)) = rule.pointers.iter().find(|(_, t)| under(t)) {

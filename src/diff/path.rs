@@ -92,6 +92,21 @@ impl FieldPath {
             .collect()
     }
 
+    /// Whether the path on one side begins with these reference tokens (a rule's pointer
+    /// addresses it or something above it). Compares in place: called for every difference
+    /// and every rule, it must not allocate.
+    /// Like [`Self::tokens`], a path with an item missing on that side has no tokens there.
+    pub fn starts_with_tokens(&self, side: Side, prefix: &[String]) -> bool {
+        prefix.len() <= self.0.len()
+            && self.0.iter().zip(prefix).all(|(s, t)| seg_is(s, side, t))
+            && self.0[prefix.len()..].iter().all(|s| exists_on(s, side))
+    }
+
+    /// Whether these reference tokens lie strictly below the path on one side.
+    pub fn is_above_tokens(&self, side: Side, tokens: &[String]) -> bool {
+        tokens.len() > self.0.len() && self.0.iter().zip(tokens).all(|(s, t)| seg_is(s, side, t))
+    }
+
     /// An RFC 6901 JSON pointer on one side.
     pub fn pointer(&self, side: Side) -> Option<String> {
         self.tokens(side).map(|t| pointer_of(&t))
@@ -142,6 +157,32 @@ pub fn pointer_of(tokens: &[String]) -> String {
 }
 
 /// Splits a JSON pointer into reference tokens; `""` is the root.
+/// Whether a segment, on one side, is this reference token: the key itself, or the item's index
+/// written as RFC 6901 writes array indices (decimal, no sign, no leading zero).
+fn seg_is(seg: &Seg, side: Side, token: &str) -> bool {
+    match seg {
+        Seg::Field(k) => k == token,
+        Seg::Item { live, desired, .. } => {
+            let index = match side {
+                Side::Live => *live,
+                Side::Desired => *desired,
+            };
+            let canonical = token.bytes().all(|b| b.is_ascii_digit()) && (token == "0" || !token.starts_with('0'));
+            index.is_some_and(|i| canonical && token.parse::<usize>() == Ok(i))
+        }
+    }
+}
+
+/// Whether a segment exists on one side (a map key always does).
+fn exists_on(seg: &Seg, side: Side) -> bool {
+    match (seg, side) {
+        (Seg::Field(_), _) => true,
+        (Seg::Item { live, .. }, Side::Live) => live.is_some(),
+        (Seg::Item { desired, .. }, Side::Desired) => desired.is_some(),
+    }
+}
+
+/// Splits an RFC 6901 pointer into its reference tokens.
 pub fn tokens_of(pointer: &str) -> Vec<String> {
     if pointer.is_empty() {
         return Vec::new();
@@ -189,6 +230,53 @@ mod tests {
         assert_eq!(p.to_string(), "spec.containers[name=web].image");
         let added = FieldPath::default().field("env").item("name=X".into(), Some(2), None);
         assert_eq!(added.pointer(Side::Desired), None);
+    }
+
+    /// The in-place prefix tests agree with comparing materialised tokens, on every side.
+    #[test]
+    fn prefix_tests_agree_with_tokens() {
+        let paths = [
+            FieldPath::default()
+                .field("spec")
+                .field("containers")
+                .item("name=web".into(), Some(1), Some(0))
+                .field("image"),
+            FieldPath::default().field("env").item("name=X".into(), Some(2), None).field("value"),
+            FieldPath::default().field("spec").field("replicas"),
+        ];
+        let prefixes: Vec<Vec<String>> = [
+            "",
+            "/spec",
+            "/spec/containers",
+            "/spec/containers/1",
+            "/spec/containers/0",
+            "/spec/containers/01",
+            "/spec/containers/+1",
+            "/spec/containers/0/image",
+            "/spec/containers/0/image/x",
+            "/env/2",
+            "/env",
+            "/spec/replicas",
+            "/spec/replicasX",
+        ]
+        .iter()
+        .map(|p| tokens_of(p))
+        .collect();
+        for p in &paths {
+            for side in [Side::Live, Side::Desired] {
+                let tokens = p.tokens(side);
+                for prefix in &prefixes {
+                    let want = tokens.as_ref().is_some_and(|t| t.starts_with(prefix));
+                    assert_eq!(p.starts_with_tokens(side, prefix), want, "{p} {side:?} {prefix:?}");
+                }
+                if let Some(t) = &tokens {
+                    for below in &prefixes {
+                        let want = below.len() > t.len() && below.starts_with(t);
+                        assert_eq!(p.is_above_tokens(side, below), want, "{p} {side:?} {below:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
