@@ -93,6 +93,9 @@ pub struct Config {
     /// Traces, metrics and logs.
     #[serde(default)]
     pub telemetry: Telemetry,
+    /// Who may read the HTTP APIs (docs/detector.md, Access).
+    #[serde(default)]
+    pub server: Server,
 }
 
 /// What one jq evaluation (one rule's expression on one object) may spend; over it, the rule
@@ -720,6 +723,30 @@ pub struct Telemetry {
     pub service_name: Option<String>,
 }
 
+/// Access to the HTTP APIs: `/api/v1/*` (and, with `metricsAuth`, `/metrics`) need a
+/// Kubernetes bearer token allowed by a SubjectAccessReview on `driftgate.dev` resources.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Server {
+    /// `kubernetes` (the default) or `none`, which serves the APIs to anyone (local development).
+    #[serde(default)]
+    pub auth: ApiAuth,
+    /// Puts `/metrics` behind the same check (`get` on `metrics.driftgate.dev`).
+    #[serde(default)]
+    pub metrics_auth: bool,
+}
+
+/// How API readers are authenticated.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAuth {
+    /// TokenReview and SubjectAccessReview against the cluster the detector watches.
+    #[default]
+    Kubernetes,
+    /// No check at all: whoever reaches the port reads everything.
+    None,
+}
+
 /// OTLP transports.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 pub enum OtlpProtocol {
@@ -857,6 +884,9 @@ impl Config {
             return Err(invalid(
                 "admission.webhook: configurationName, service.name and service.namespace must not be empty".into(),
             ));
+        }
+        if self.server.auth == ApiAuth::None && self.server.metrics_auth {
+            return Err(invalid("server.metricsAuth: needs server.auth: kubernetes (it is none)".into()));
         }
         let r = &self.self_heal.retry;
         if r.limit < -1 {
@@ -1065,6 +1095,19 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317", otlpProtocol: grpc}
         assert_eq!(c.audit.sinks.len(), 4);
         assert_eq!(c.audit.sinks[2].max_spool_bytes, 268_435_456);
         assert_eq!(c.telemetry.otlp_protocol, Some(OtlpProtocol::Grpc));
+    }
+
+    #[test]
+    fn api_access_is_checked_unless_turned_off() {
+        let head = "apiVersion: driftgate.dev/v1alpha1\nkind: Config\n";
+        let c = parse(head).unwrap();
+        assert_eq!((c.server.auth, c.server.metrics_auth), (ApiAuth::Kubernetes, false));
+        let c = parse(&format!("{head}server: {{auth: none}}\n")).unwrap();
+        assert_eq!(c.server.auth, ApiAuth::None);
+        let err = parse(&format!("{head}server: {{auth: none, metricsAuth: true}}\n")).unwrap_err().to_string();
+        assert!(err.contains("server.metricsAuth"), "{err}");
+        let err = parse(&format!("{head}server: {{auth: anonymous}}\n")).unwrap_err().to_string();
+        assert!(err.contains("anonymous"), "{err}");
     }
 
     #[test]

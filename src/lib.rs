@@ -8,9 +8,11 @@
 //! - [`cluster`] is the only module that talks to the Kubernetes API;
 //! - [`config`] is the typed, validated configuration file;
 //! - [`admission`] decides AdmissionReviews; [`server`] serves them, the status API and metrics;
+//! - [`access`] decides who may read the HTTP APIs (TokenReview, SubjectAccessReview);
 //! - [`heal`] plans self-heal actions; [`audit`] writes the event stream; [`telemetry`] traces;
 //! - [`cli`] is the command line, the only place that prints or exits.
 
+pub mod access;
 pub mod admission;
 pub mod audit;
 pub mod certs;

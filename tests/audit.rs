@@ -17,8 +17,12 @@ use support::workload::{HAND_PASSWORD, SECRET, image_edit_review, update_review,
 
 const LEASE: &[&str] = &["--lease-namespace=demo", "--lease-duration=1"];
 
+/// A client of the server's APIs, as the kubeconfig's admin.
 fn https(r: &Running) -> reqwest::blocking::Client {
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert("authorization", format!("Bearer {}", support::serving::ADMIN_TOKEN).parse().unwrap());
     reqwest::blocking::Client::builder()
+        .default_headers(auth)
         .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&r.ca).unwrap()).unwrap())
         .timeout(Duration::from_secs(30))
         .build()
@@ -161,6 +165,8 @@ fn the_live_stream_serves_100_readers_and_driftgate_events_reads_it() {
     let out = Command::new(support::bin())
         .args(["events", "--server", &r.url(), "--ca"])
         .arg(&r.ca)
+        .arg("--kubeconfig")
+        .arg(r.kubeconfig())
         .args(["--type", "admission", "-o", "json"])
         .output()
         .unwrap();
@@ -172,6 +178,8 @@ fn the_live_stream_serves_100_readers_and_driftgate_events_reads_it() {
     let mut follow = Command::new(support::bin())
         .args(["events", "--follow", "--source", "shop", "-o", "json", "--server", &r.url(), "--ca"])
         .arg(&r.ca)
+        .arg("--kubeconfig")
+        .arg(r.kubeconfig())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();

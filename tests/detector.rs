@@ -159,9 +159,12 @@ fn status_reads_a_running_server_and_computes_once_without_one() {
     edit_image(&r.api, "nginx:1.26");
     r.until("OutOfSync", Duration::from_secs(1), |r| r.resource("Deployment")["status"] == "OutOfSync");
     let ca = tmp.path().join("ca.crt");
+    // the kubeconfig's token goes along: the status API wants a reader of sources
     let out = std::process::Command::new(support::bin())
         .args(["status", "-o", "wide", "--server", &format!("https://localhost:{}", r.server.port), "--ca"])
         .arg(&ca)
+        .arg("--kubeconfig")
+        .arg(r.kubeconfig())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -352,6 +355,8 @@ fn a_flapping_object_is_quarantined_after_three_reverts() {
     let out = std::process::Command::new(support::bin())
         .args(["status", "-o", "wide", "--server", &format!("https://localhost:{}", r.server.port), "--ca"])
         .arg(tmp.path().join("ca.crt"))
+        .arg("--kubeconfig")
+        .arg(r.kubeconfig())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

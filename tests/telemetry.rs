@@ -92,9 +92,25 @@ fn a_change_let_in_by_one_replica_is_attributed_by_the_replica_that_heals_it() {
     let second_port = free_port();
     let peer = format!("--peer=https://localhost:{second_port}");
     let peer_ca = format!("--peer-ca={}", tmp.path().join("ca.crt").display());
+    // the first replica reads the second's stream with a service account token, allowed by
+    // deploy/rbac.yaml's driftgate-api-reader (get on events.driftgate.dev), nothing more
+    let sa_token = tmp.path().join("sa-token");
+    std::fs::write(&sa_token, "driftgate-sa-token\n").unwrap();
+    let peer_token = format!("--peer-token-file={}", sa_token.display());
     let config = "admission: {mode: warn}\nselfHeal: {enabled: true}\n";
-    let args = ["--lease-namespace=demo", "--lease-duration=1", "--identity=first", peer.as_str(), peer_ca.as_str()];
-    let r = launch(tmp.path(), &Setup { config, args: &args, env: &env, ..Setup::default() }, |_| {});
+    let args = [
+        "--lease-namespace=demo",
+        "--lease-duration=1",
+        "--identity=first",
+        peer.as_str(),
+        peer_ca.as_str(),
+        peer_token.as_str(),
+    ];
+    let r = launch(tmp.path(), &Setup { config, args: &args, env: &env, ..Setup::default() }, |api| {
+        let sa = "system:serviceaccount:driftgate-system:driftgate";
+        api.add_token("driftgate-sa-token", sa, &["system:serviceaccounts", "system:serviceaccounts:driftgate-system"]);
+        api.grant(support::apiserver::Subject::User(sa.into()), "driftgate.dev", "events", "get", &[]);
+    });
     r.server.wait_for("acquired the self-heal lease");
     let second_dir = tmp.path().join("second");
     std::fs::create_dir_all(&second_dir).unwrap();

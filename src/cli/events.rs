@@ -37,6 +37,12 @@ pub struct EventsArgs {
     /// `text` (a line per event) or `json` (the CloudEvents, a JSON line each).
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+    /// The kubeconfig whose user's token is sent.
+    #[command(flatten)]
+    pub cluster: super::live::ClusterArgs,
+    /// The token to send instead.
+    #[command(flatten)]
+    pub credentials: super::server_client::CredentialArgs,
 }
 
 /// Output formats of `events`.
@@ -50,7 +56,13 @@ pub enum Format {
 
 /// Runs `events`.
 pub fn run(args: &EventsArgs) -> anyhow::Result<u8> {
-    let client = super::server_client::https_client(args.ca.as_deref(), args.insecure_skip_tls_verify, None)?;
+    let client = super::server_client::ServerClient::new(
+        args.ca.as_deref(),
+        args.insecure_skip_tls_verify,
+        None,
+        &args.credentials,
+        &args.cluster,
+    )?;
     let base = args.server.trim_end_matches('/');
     let mut query = vec![("follow", args.follow.to_string())];
     for (k, v) in [("source", &args.source), ("kind", &args.kind), ("type", &args.types)] {
@@ -64,7 +76,8 @@ pub fn run(args: &EventsArgs) -> anyhow::Result<u8> {
     if !resp.status().is_success() {
         let code = resp.status();
         let body = resp.text().unwrap_or_default();
-        bail!("GET {url}: {code}: {}", body.trim());
+        let error = serde_json::from_str::<Value>(&body).ok().and_then(|v| v["error"].as_str().map(str::to_owned));
+        bail!("GET {url}: {code}: {}{}", error.as_deref().unwrap_or(body.trim()), client.hint(code));
     }
     let mut out = std::io::stdout().lock();
     let mut reader = SseReader::default();

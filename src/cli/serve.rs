@@ -15,7 +15,7 @@ use crate::audit::Auditor;
 use crate::cluster::healer::{self, Healer};
 use crate::cluster::lease::{self, LeaseConfig};
 use crate::cluster::{self, Detector};
-use crate::config::Config;
+use crate::config::{ApiAuth, Config};
 use crate::desired::{self, Event, Store};
 use crate::server::{self, AppState, CertWatcher};
 use crate::telemetry;
@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// The CA (PEM) that signed the replicas' certificate.
     #[arg(long, env = "DRIFTGATE_PEER_CA")]
     pub peer_ca: Option<PathBuf>,
+    /// The bearer token sent to the peers' `/api/v1/events`, re-read at every connection.
+    /// Default: the pod's service account token, when mounted.
+    #[arg(long, env = "DRIFTGATE_PEER_TOKEN_FILE")]
+    pub peer_token_file: Option<PathBuf>,
     /// Git flags (cache folder, timeout).
     #[command(flatten)]
     pub git: super::source::GitArgs,
@@ -98,7 +102,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         service: args.peer_service.clone(),
         tls_name: args.peer_tls_name.clone(),
         ca: args.peer_ca.clone(),
+        token_file: args.peer_token_file.clone().or_else(|| {
+            let mounted = PathBuf::from(server::peers::SERVICE_ACCOUNT_TOKEN);
+            mounted.is_file().then_some(mounted)
+        }),
     };
+    if config.server.auth == ApiAuth::None {
+        eprintln!("driftgate: server.auth is none: anyone who reaches the port reads /api/v1 (sources, events)");
+    }
     server::peers::spawn(&state, &peers).context("peers")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let tracing = runtime.block_on(async { telemetry::init(&config.telemetry) })?;
@@ -201,6 +212,11 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
                 "driftgate: admission.manageWebhookConfiguration needs a cluster; the configuration is left as it is"
             );
         }
+        if config.server.auth == ApiAuth::Kubernetes {
+            eprintln!(
+                "driftgate: API readers are checked with the cluster (server.auth: kubernetes); without one, /api/v1 answers 503"
+            );
+        }
         return;
     }
     let (kubeconfig, context) = (args.kubeconfig.clone(), args.context.clone());
@@ -220,6 +236,10 @@ fn start_detector(args: &ServeArgs, config: &Arc<Config>, state: &Arc<AppState>)
                 return;
             }
         };
+        // set first: once the line below is logged, the APIs check tokens rather than answer 503
+        if config.server.auth == ApiAuth::Kubernetes {
+            state.set_access_reviewer(cluster::AccessReviewer::new(conn.clone()));
+        }
         eprintln!("driftgate: drift detector watching {}", conn.server);
         if config.admission.manage_webhook_configuration {
             let (conn, config, store, state) =

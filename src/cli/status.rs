@@ -38,9 +38,12 @@ pub struct StatusArgs {
     /// `table`, `wide` (adds each drifted resource and who drifted it), or `json`.
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
-    /// How the cluster is reached (without --server).
+    /// How the cluster is reached (without --server); with it, whose token is sent.
     #[command(flatten)]
     pub cluster: live::ClusterArgs,
+    /// The token sent to --server, instead of the kubeconfig user's.
+    #[command(flatten)]
+    pub credentials: super::server_client::CredentialArgs,
     /// Git flags (cache folder, timeout).
     #[command(flatten)]
     pub git: source::GitArgs,
@@ -82,20 +85,23 @@ pub fn run(args: &StatusArgs) -> anyhow::Result<u8> {
 
 /// Reads the status API of a running server.
 fn fetch(args: &StatusArgs, url: &str) -> anyhow::Result<Vec<SourceStatus>> {
-    let client = super::server_client::https_client(
+    let client = super::server_client::ServerClient::new(
         args.ca.as_deref(),
         args.insecure_skip_tls_verify,
         Some(std::time::Duration::from_secs(30)),
+        &args.credentials,
+        &args.cluster,
     )?;
     let base = url.trim_end_matches('/');
     let get = |path: &str| -> anyhow::Result<serde_json::Value> {
-        let resp = client.get(format!("{base}{path}")).send().with_context(|| format!("GET {base}{path}"))?;
+        let resp = client.get(&format!("{base}{path}")).send().with_context(|| format!("GET {base}{path}"))?;
         let code = resp.status();
         let body = resp.bytes()?;
         let json: serde_json::Value = serde_json::from_slice(&body)
             .with_context(|| format!("GET {base}{path}: {code}, not the status API's JSON"))?;
         if !code.is_success() {
-            bail!("GET {base}{path}: {code}: {}", json["error"].as_str().unwrap_or("(no message)"));
+            let error = json["error"].as_str().unwrap_or("(no message)");
+            bail!("GET {base}{path}: {code}: {error}{}", client.hint(code));
         }
         Ok(json)
     };

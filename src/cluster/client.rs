@@ -48,6 +48,15 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Connects with the kubeconfig at `path` (else `KUBECONFIG` or `~/.kube/config`, else the
 /// in-cluster configuration), using `context` when given.
 pub async fn connect(path: Option<&Path>, context: Option<&str>) -> Result<Connection, ClusterError> {
+    let config = load(path, context).await?;
+    let server = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
+    Ok(Connection { client, server })
+}
+
+/// The client configuration `connect` uses: the kubeconfig at `path` (else `KUBECONFIG` or
+/// `~/.kube/config`, else in-cluster), at `context` when given.
+pub(super) async fn load(path: Option<&Path>, context: Option<&str>) -> Result<Config, ClusterError> {
     let options = KubeConfigOptions { context: context.map(str::to_owned), ..KubeConfigOptions::default() };
     let config = match path {
         Some(p) => {
@@ -62,7 +71,5 @@ pub async fn connect(path: Option<&Path>, context: Option<&str>) -> Result<Conne
         }
         None => Config::infer().await.map_err(|e| ClusterError::Config(e.to_string()))?,
     };
-    let server = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|e| ClusterError::Client(e.to_string()))?;
-    Ok(Connection { client, server })
+    Ok(config)
 }

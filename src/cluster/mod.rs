@@ -1,9 +1,12 @@
 //! The cluster shell: the only module that imports kube. It connects, discovers the kinds the
-//! desired state holds, lists and watches them into the detector's engine, and runs
-//! server-side-apply dry runs. Every decision stays in `detect` and `diff`.
+//! desired state holds, lists and watches them into the detector's engine, runs
+//! server-side-apply dry runs, and makes the TokenReviews and SubjectAccessReviews of API
+//! access. Every decision stays in `detect`, `diff` and `access`.
 
+mod access;
 pub mod apply;
 mod client;
+mod credentials;
 mod detector;
 mod discovery;
 mod dry_run;
@@ -15,7 +18,9 @@ mod list;
 mod watch;
 pub mod webhook_config;
 
+pub use access::AccessReviewer;
 pub use client::{Connection, connect, probe};
+pub use credentials::bearer_token;
 pub use detector::{Detector, DetectorHandle};
 pub use discovery::{Resolved, Target, resolve, targets};
 pub use dry_run::dry_run_apply;

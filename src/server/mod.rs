@@ -1,6 +1,7 @@
 //! The webhook server: axum over rustls. Handlers only parse, call the pure decision, record
 //! metrics and audit events, and answer. TLS certificates reload without a restart.
 
+mod auth;
 mod events;
 pub mod metrics;
 pub mod peers;
@@ -53,6 +54,8 @@ pub struct AppState {
     /// admission before Git loads; rewritten whenever the desired state changes it.
     remembered: Mutex<Option<Arc<Remembered>>>,
     quarantines: crate::cluster::healer::Quarantines,
+    /// Who may read `/api/v1/*` (and `/metrics`): the reviewer and its cached answers.
+    gate: auth::Gate,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             detector: OnceLock::new(),
             remembered: Mutex::default(),
             quarantines: crate::cluster::healer::Quarantines::default(),
+            gate: auth::Gate::default(),
         })
     }
 
@@ -294,7 +298,8 @@ impl AppState {
 }
 
 /// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`, the status
-/// API `GET /api/v1/sources[/{name}]`, and the audit stream `GET /api/v1/events`.
+/// API `GET /api/v1/sources[/{name}]`, and the audit stream `GET /api/v1/events`. The APIs
+/// (and, with `server.metricsAuth`, the metrics) pass the access guard (`server/auth.rs`).
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/validate", post(validate))
@@ -305,6 +310,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), auth::guard))
         .with_state(state)
 }
 

@@ -4,17 +4,20 @@
 //! which become trails ([`crate::telemetry::trails`]): the drift and heal events name the user,
 //! and their spans link to the admission span. Peers are fixed URLs, or the addresses of a
 //! (headless) Service, resolved every 30 s. Best effort: a change detected before its admission
-//! event arrives is attributed to its field manager only.
+//! event arrives is attributed to its field manager only. Each connection sends a bearer token
+//! (by default the pod's service account token, re-read every time, as the kubelet rotates it),
+//! which the peer checks like any reader's: `get` on `events.driftgate.dev`.
 
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, ToSocketAddrs as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::AppState;
+use crate::access::Token;
 use crate::audit::CloudEvent;
 use crate::audit::sse::SseReader;
 
@@ -29,7 +32,12 @@ pub struct Peers {
     pub tls_name: Option<String>,
     /// The CA that signed the replicas' certificate.
     pub ca: Option<PathBuf>,
+    /// The file holding the bearer token sent to peers.
+    pub token_file: Option<PathBuf>,
 }
+
+/// Where the kubelet mounts a pod's service account token.
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 /// The admitted hand changes of a peer's stream.
 const QUERY: &str = "/api/v1/events?type=admission.warned,admission.audited,admission.breakglass";
@@ -60,9 +68,10 @@ pub fn spawn(state: &Arc<AppState>, peers: &Peers) -> std::io::Result<()> {
     };
     for url in &peers.urls {
         let (state, client, base) = (Arc::clone(state), client(None)?, url.trim_end_matches('/').to_owned());
+        let token = peers.token_file.clone();
         std::thread::Builder::new()
             .name("peer".into())
-            .spawn(move || follow(&base, &client, &state, &AtomicBool::new(false)))?;
+            .spawn(move || follow(&base, &client, token.as_deref(), &state, &AtomicBool::new(false)))?;
     }
     let Some(service) = peers.service.clone() else { return Ok(()) };
     let name = peers
@@ -71,6 +80,7 @@ pub fn spawn(state: &Arc<AppState>, peers: &Peers) -> std::io::Result<()> {
         .unwrap_or_else(|| service.rsplit_once(':').map_or(service.clone(), |(h, _)| h.to_owned()));
     let port = service.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).unwrap_or(8443);
     let state = Arc::clone(state);
+    let token_file = peers.token_file.clone();
     let build = move |addr: SocketAddr| client(Some((&name, addr))).map(|c| (c, format!("https://{name}:{port}")));
     std::thread::Builder::new().name("peer-discovery".into()).spawn(move || {
         let mut following: HashMap<SocketAddr, Arc<AtomicBool>> = HashMap::new();
@@ -91,10 +101,10 @@ pub fn spawn(state: &Arc<AppState>, peers: &Peers) -> std::io::Result<()> {
                         }
                         let Ok((client, base)) = build(addr) else { continue };
                         let stop = Arc::new(AtomicBool::new(false));
-                        let (st, flag) = (Arc::clone(&state), Arc::clone(&stop));
+                        let (st, flag, token) = (Arc::clone(&state), Arc::clone(&stop), token_file.clone());
                         let spawned = std::thread::Builder::new()
                             .name("peer".into())
-                            .spawn(move || follow(&base, &client, &st, &flag));
+                            .spawn(move || follow(&base, &client, token.as_deref(), &st, &flag));
                         if spawned.is_ok() {
                             following.insert(addr, stop);
                         }
@@ -108,12 +118,36 @@ pub fn spawn(state: &Arc<AppState>, peers: &Peers) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The token in `path`; a file that cannot be read or holds no token is reported (once per
+/// run of failures, through `quiet`) and the request goes without one.
+fn token(path: Option<&Path>, quiet: bool) -> Option<Token> {
+    let path = path?;
+    let found = std::fs::read_to_string(path).map(|t| Token::new(&t));
+    match found {
+        Ok(Some(t)) => return Some(t),
+        Ok(None) if !quiet => eprintln!("driftgate: peers: {} holds no token", path.display()),
+        Err(e) if !quiet => eprintln!("driftgate: peers: cannot read the token {}: {e}", path.display()),
+        _ => {}
+    }
+    None
+}
+
 /// Reads one peer's stream until `stop`, reconnecting with backoff (250 ms doubling to 30 s).
-fn follow(base: &str, client: &reqwest::blocking::Client, state: &AppState, stop: &AtomicBool) {
+fn follow(
+    base: &str,
+    client: &reqwest::blocking::Client,
+    token_file: Option<&Path>,
+    state: &AppState,
+    stop: &AtomicBool,
+) {
     let url = format!("{base}{QUERY}");
     let mut failures = 0u32;
     while !stop.load(Ordering::Relaxed) {
-        match client.get(&url).header("accept", "text/event-stream").send() {
+        let mut request = client.get(&url).header("accept", "text/event-stream");
+        if let Some(t) = token(token_file, failures > 0) {
+            request = request.bearer_auth(t.expose());
+        }
+        match request.send() {
             Ok(resp) if resp.status().is_success() => {
                 failures = 0;
                 let mut reader = SseReader::default();
@@ -132,7 +166,17 @@ fn follow(base: &str, client: &reqwest::blocking::Client, state: &AppState, stop
             Ok(resp) => {
                 failures += 1;
                 if failures == 1 {
-                    eprintln!("driftgate: peer {base}: HTTP {}", resp.status());
+                    // a 401 or 403 says which user lacks which permission (docs/deploy.md, RBAC)
+                    let code = resp.status();
+                    let error = resp
+                        .bytes()
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                        .and_then(|b| b.get("error").and_then(|e| e.as_str()).map(str::to_owned));
+                    eprintln!(
+                        "driftgate: peer {base}: HTTP {code}{}",
+                        error.map(|e| format!(": {e}")).unwrap_or_default()
+                    );
                 }
             }
             Err(e) => {

@@ -11,7 +11,15 @@
 //!   FieldManagerConflict unless forced, `dryRun=All`);
 //! - managedFields kept per manager, with `Update` entries for writes and `Apply` entries for
 //!   server-side apply, so the detector can name who changed what;
-//! - faults: 403 per resource, dropped watches, compaction (the next watch gets 410).
+//! - faults: 403 per resource, dropped watches, compaction (the next watch gets 410);
+//! - delegated authentication and authorization, create-only as in the real API (other methods
+//!   405): `tokenreviews` (authentication.k8s.io/v1) answer 201 with `status.authenticated` and
+//!   `status.user` for the tokens a test adds (`fake-admin-token`, the kubeconfig's, is
+//!   `kubernetes-admin` in `system:masters`), else `status.error`; `subjectaccessreviews`
+//!   (authorization.k8s.io/v1) answer 201 with `status.allowed` and RBAC's `reason` from the
+//!   grants a test makes (`system:masters` may do anything), 422 for a spec without exactly one
+//!   of resourceAttributes/nonResourceAttributes or without a user or group. `forbid` works on
+//!   them too (driftgate without `system:auth-delegator`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // a test double written for readability over the pedantic lints
 #![allow(clippy::many_single_char_names, clippy::struct_field_names, clippy::needless_pass_by_value)]
@@ -108,6 +116,30 @@ struct Inner {
     expired: usize,
     /// Writes by a field manager that fail: (manager, how many more (None: all), code, message).
     faults: Vec<(String, Option<usize>, u16, String)>,
+    /// Bearer tokens the TokenReviews know: token → `status.user`.
+    tokens: BTreeMap<String, Value>,
+    /// RBAC rules bound to subjects, for SubjectAccessReviews.
+    grants: Vec<Grant>,
+}
+
+/// Who a grant is bound to, as a ClusterRoleBinding's subject.
+#[derive(Debug, Clone)]
+pub enum Subject {
+    /// A user name (a service account's is `system:serviceaccount:NS:NAME`).
+    User(String),
+    /// A group.
+    Group(String),
+}
+
+/// One ClusterRole rule (a group, a resource, a verb, optional names) and its binding.
+#[derive(Debug, Clone)]
+struct Grant {
+    name: String,
+    subject: Subject,
+    api_group: String,
+    resource: String,
+    verb: String,
+    names: Vec<String>,
 }
 
 struct Shared {
@@ -142,6 +174,12 @@ impl FakeApiServer {
                 mutator: None,
                 expired: 0,
                 faults: Vec::new(),
+                tokens: BTreeMap::from([(
+                    "fake-admin-token".to_owned(),
+                    json!({"username": "kubernetes-admin", "uid": "uid-kubernetes-admin",
+                           "groups": ["system:masters", "system:authenticated"]}),
+                )]),
+                grants: Vec::new(),
             }),
             events,
             drop_watches: tokio::sync::watch::Sender::new(0),
@@ -292,6 +330,40 @@ impl FakeApiServer {
     /// Pins the time written into managedFields.
     pub fn set_time(&self, t: &str) {
         self.lock().now = Some(t.to_owned());
+    }
+
+    /// Makes TokenReviews accept `token` as `username` in `groups` (and `system:authenticated`,
+    /// which the API server adds to every authenticated user).
+    pub fn add_token(&self, token: &str, username: &str, groups: &[&str]) {
+        let mut groups: Vec<&str> = groups.to_vec();
+        groups.push("system:authenticated");
+        let user = json!({"username": username, "uid": format!("uid-{username}"), "groups": groups});
+        self.lock().tokens.insert(token.to_owned(), user);
+    }
+
+    /// Makes TokenReviews reject `token`, as for a deleted service account.
+    pub fn revoke_token(&self, token: &str) {
+        self.lock().tokens.remove(token);
+    }
+
+    /// Binds a ClusterRole with one rule to `subject`: `verb` on `resource` in `api_group`
+    /// (`*` for any), limited to `names` when any are given.
+    pub fn grant(&self, subject: Subject, api_group: &str, resource: &str, verb: &str, names: &[&str]) {
+        let mut inner = self.lock();
+        let name = format!("grant-{}", inner.grants.len());
+        inner.grants.push(Grant {
+            name,
+            subject,
+            api_group: api_group.to_owned(),
+            resource: resource.to_owned(),
+            verb: verb.to_owned(),
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+        });
+    }
+
+    /// How many requests were `METHOD path` (the query left out).
+    pub fn count(&self, method_and_path: &str) -> usize {
+        self.lock().requests.iter().filter(|r| r.split('?').next() == Some(method_and_path)).count()
     }
 }
 
@@ -483,6 +555,9 @@ fn forbidden(k: &Kind, verb: &str, namespace: Option<&str>) -> Response {
 async fn handle(State(st): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let q = query(&uri);
     st.inner.lock().unwrap().requests.push(format!("{method} {uri}"));
+    if let Some(answer) = access_review(&st, &method, uri.path(), &body) {
+        return answer;
+    }
     let target = match route(uri.path()) {
         Route::Discovery(g, v) => return discovery(&g, &v),
         Route::Unknown => {
@@ -1183,4 +1258,112 @@ fn value_at(obj: &Value, p: &FieldPath) -> Option<Value> {
 
 fn readable(p: &FieldPath) -> String {
     p.iter().map(|s| s.strip_prefix("f:").map_or_else(|| format!("[{}]", &s[2..]), |f| format!(".{f}"))).collect()
+}
+
+/// The audience of the fake's tokens, the API server's own.
+const AUDIENCE: &str = "https://kubernetes.default.svc.cluster.local";
+
+/// TokenReview and SubjectAccessReview: `None` for any other path.
+fn access_review(st: &Shared, method: &Method, path: &str, body: &[u8]) -> Option<Response> {
+    let (group, plural, kind) = match path.trim_end_matches('/') {
+        "/apis/authentication.k8s.io/v1/tokenreviews" => ("authentication.k8s.io", "tokenreviews", "TokenReview"),
+        "/apis/authorization.k8s.io/v1/subjectaccessreviews" => {
+            ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview")
+        }
+        _ => return None,
+    };
+    if method != Method::POST {
+        let message = "the server does not allow this method on the requested resource".to_owned();
+        return Some(status(405, "MethodNotAllowed", message, json!({})));
+    }
+    let inner = st.inner.lock().unwrap();
+    if inner.forbidden.contains(plural) {
+        let message = format!(
+            "{plural}.{group} is forbidden: User \"system:serviceaccount:driftgate:driftgate\" cannot create resource \"{plural}\" in API group \"{group}\" at the cluster scope"
+        );
+        return Some(status(403, "Forbidden", message, json!({"group": group, "kind": plural})));
+    }
+    let Ok(review) = serde_json::from_slice::<Value>(body) else {
+        return Some(status(400, "BadRequest", "invalid body".into(), Value::Null));
+    };
+    let api_version = format!("{group}/v1");
+    if review["apiVersion"] != api_version.as_str() || review["kind"] != kind {
+        let message = format!(
+            "the API version in the data ({}) does not match the expected API version ({api_version})",
+            review["apiVersion"].as_str().unwrap_or_default()
+        );
+        return Some(status(400, "BadRequest", message, Value::Null));
+    }
+    let spec = review["spec"].clone();
+    let answer = if kind == "TokenReview" {
+        let token = spec["token"].as_str().unwrap_or_default();
+        if token.is_empty() {
+            return Some(status(
+                400,
+                "BadRequest",
+                "token is required for TokenReview in authentication".into(),
+                Value::Null,
+            ));
+        }
+        let audiences: Vec<&str> =
+            spec["audiences"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        match inner.tokens.get(token) {
+            Some(_) if !audiences.is_empty() && !audiences.contains(&AUDIENCE) => json!({"user": {},
+                "error": "[invalid bearer token, token audiences [\"https://kubernetes.default.svc.cluster.local\"] is invalid for the target audiences]"}),
+            Some(user) => json!({"authenticated": true, "user": user, "audiences": [AUDIENCE]}),
+            None => json!({"user": {}, "error": "[invalid bearer token, token lookup failed]"}),
+        }
+    } else {
+        let (resource, non_resource) = (spec.get("resourceAttributes"), spec.get("nonResourceAttributes"));
+        if resource.is_some() == non_resource.is_some() {
+            let message = format!(
+                "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: {}: exactly one of nonResourceAttributes or resourceAttributes must be specified",
+                resource.cloned().unwrap_or(Value::Null)
+            );
+            return Some(status(422, "Invalid", message, json!({"group": group, "kind": kind})));
+        }
+        let user = spec["user"].as_str().unwrap_or_default();
+        let groups: Vec<&str> = spec["groups"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        if user.is_empty() && groups.is_empty() {
+            let message = "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.user: Invalid value: \"\": at least one of user or group must be specified".to_owned();
+            return Some(status(422, "Invalid", message, json!({"group": group, "kind": kind})));
+        }
+        let matching = resource.and_then(|r| {
+            let text = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            let mut res = text("resource");
+            if !text("subresource").is_empty() {
+                res = format!("{res}/{}", text("subresource"));
+            }
+            let (api_group, verb, name) = (text("group"), text("verb"), text("name"));
+            inner.grants.iter().find(|g| {
+                let subject = match &g.subject {
+                    Subject::User(u) => u == user,
+                    Subject::Group(x) => groups.contains(&x.as_str()),
+                };
+                let any = |rule: &str, asked: &str| rule == "*" || rule == asked;
+                subject
+                    && any(&g.api_group, &api_group)
+                    && any(&g.resource, &res)
+                    && any(&g.verb, &verb)
+                    && (g.names.is_empty() || (!name.is_empty() && g.names.contains(&name)))
+            })
+        });
+        if groups.contains(&"system:masters") {
+            json!({"allowed": true})
+        } else if let Some(g) = matching {
+            let to = match &g.subject {
+                Subject::User(u) => format!("User \"{u}\""),
+                Subject::Group(x) => format!("Group \"{x}\""),
+            };
+            json!({"allowed": true,
+                   "reason": format!("RBAC: allowed by ClusterRoleBinding \"{}\" of ClusterRole \"{}\" to {to}", g.name, g.name)})
+        } else {
+            json!({"allowed": false})
+        }
+    };
+    Some(json_response(
+        StatusCode::CREATED,
+        &json!({"kind": kind, "apiVersion": api_version, "metadata": {"creationTimestamp": null},
+                "spec": spec, "status": answer}),
+    ))
 }

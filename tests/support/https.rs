@@ -38,6 +38,18 @@ pub struct Answer {
     pub body: Vec<u8>,
     /// The certificate the server presented.
     pub peer: Vec<u8>,
+    /// The status line and headers.
+    pub head: String,
+}
+
+impl Answer {
+    /// The value of header `name` (any case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
 }
 
 /// Sends one request over a new TLS connection to 127.0.0.1:`port` as `localhost`.
@@ -101,7 +113,7 @@ fn send(
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         body = dechunk(&body);
     }
-    Ok(Answer { status, body, peer })
+    Ok(Answer { status, body, peer, head })
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {

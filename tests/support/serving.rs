@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::apiserver::FakeApiServer;
-use super::https::{Answer, Server, certs, client, request};
+use super::https::{Answer, Server, certs, client};
 use super::workload::{CONFIGMAP, DEPLOYMENT, yaml};
+
+/// The token of the fake's kubeconfig user, `kubernetes-admin` in `system:masters`.
+pub const ADMIN_TOKEN: &str = "fake-admin-token";
 
 /// Fields drop in order: the server stops before the API it watches.
 pub struct Running {
@@ -37,15 +40,32 @@ impl Running {
         Self { server, api, tls, repo, ca, args, dir, env }
     }
 
+    /// The kubeconfig `serve` was given: the fake's, whose user is the admin.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
     /// The server's base URL.
     pub fn url(&self) -> String {
         format!("https://localhost:{}", self.server.port)
     }
 
-    /// GETs `path` over TLS; the status and the JSON body.
+    /// GETs `path` over TLS as the kubeconfig's admin; the status and the JSON body.
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let a = request(&self.tls, self.server.port, "GET", path, b"", "HTTP/1.1").unwrap();
+        self.get_as(Some(ADMIN_TOKEN), path)
+    }
+
+    /// GETs `path` over TLS with `token` (or none); the status and the JSON body.
+    pub fn get_as(&self, token: Option<&str>, path: &str) -> (u16, Value) {
+        let a = self.request_as(token, path);
         (a.status, serde_json::from_slice(&a.body).unwrap_or(Value::Null))
+    }
+
+    /// GETs `path` over TLS with `token` (or none); the whole answer.
+    pub fn request_as(&self, token: Option<&str>, path: &str) -> Answer {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        super::https::request_with(&self.tls, self.server.port, "GET", path, b"", &headers).unwrap()
     }
 
     /// POSTs an AdmissionReview to `/validate`, with extra headers.
