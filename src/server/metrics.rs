@@ -196,12 +196,16 @@ impl Metrics {
     }
 
     /// Counts one admission review.
-    pub fn count_admission(&self, verdict: &str, operation: &str, kind: &str) {
+    ///
+    /// `operation` and `kind` come from the request, so they are bounded here: an operation the
+    /// API defines, else `other`; a kind the sources declare (`declared`), else `other`. A client
+    /// choosing label values could otherwise grow `/metrics` without end.
+    pub fn count_admission(&self, verdict: &str, operation: &str, kind: &str, declared: &dyn Fn(&str) -> bool) {
         self.admission
             .get_or_create(&AdmissionLabels {
                 verdict: verdict.to_owned(),
-                operation: operation.to_owned(),
-                kind: kind.to_owned(),
+                operation: bounded_operation(operation).to_owned(),
+                kind: if kind.is_empty() || declared(kind) { kind.to_owned() } else { OTHER.to_owned() },
             })
             .inc();
     }
@@ -256,3 +260,18 @@ impl Default for Metrics {
         Self::new()
     }
 }
+/// The label value of anything outside a bounded set.
+pub const OTHER: &str = "other";
+
+/// An admission operation as a label value: one the API defines, else [`OTHER`].
+pub fn bounded_operation(operation: &str) -> &'static str {
+    match operation {
+        "CREATE" => "CREATE",
+        "UPDATE" => "UPDATE",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "" => "",
+        _ => OTHER,
+    }
+}
+

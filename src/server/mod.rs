@@ -53,6 +53,8 @@ pub struct AppState {
     /// The managed set as last saved (`admission.managedSnapshot`): read at start, for
     /// admission before Git loads; rewritten whenever the desired state changes it.
     remembered: Mutex<Option<Arc<Remembered>>>,
+    /// The kinds the sources declare: the only `kind` label values admission metrics take.
+    kinds: std::sync::RwLock<Arc<std::collections::HashSet<String>>>,
     quarantines: crate::cluster::healer::Quarantines,
     /// Who may read `/api/v1/*` (and `/metrics`): the reviewer and its cached answers.
     gate: auth::Gate,
@@ -84,6 +86,7 @@ impl AppState {
             source_errors: Mutex::default(),
             detector: OnceLock::new(),
             remembered: Mutex::default(),
+            kinds: std::sync::RwLock::default(),
             quarantines: crate::cluster::healer::Quarantines::default(),
             gate: auth::Gate::default(),
         })
@@ -156,6 +159,10 @@ impl AppState {
     pub fn observe_source(&self, e: &crate::desired::Event) {
         self.metrics.observe_source(e);
         let snapshot = self.store.get();
+        let kinds = snapshot.sources.values().flat_map(|s| s.objects.keys().map(|k| k.kind.clone())).collect();
+        if let Ok(mut slot) = self.kinds.write() {
+            *slot = Arc::new(kinds);
+        }
         let name = match e {
             crate::desired::Event::Synced { source, .. } | crate::desired::Event::Failed { source, .. } => source,
         };
@@ -384,7 +391,7 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         let parsed = match review::parse(&body) {
             Ok(p) => p,
             Err(e) => {
-                state.metrics.count_admission("bad_request", "", "");
+                state.metrics.count_admission("bad_request", "", "", &|_| false);
                 span.record("verdict", "bad_request");
                 return json_error(StatusCode::BAD_REQUEST, &e.to_string());
             }
@@ -396,7 +403,8 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         let (response, label) =
             if state.loaded.load(Ordering::Acquire) { decide_now(&state, req, &span) } else { not_ready(&state, req) };
         span.record("verdict", label);
-        state.metrics.count_admission(label, &req.operation, &req.kind.kind);
+        let kinds = state.kinds.read().map(|k| Arc::clone(&k)).unwrap_or_default();
+        state.metrics.count_admission(label, &req.operation, &req.kind.kind, &|k| kinds.contains(k));
         state.metrics.latency.observe(start.elapsed().as_secs_f64());
         axum::Json(review::respond(&parsed.api_version, &response)).into_response()
     })
