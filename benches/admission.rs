@@ -53,8 +53,8 @@ fn review_of(desired: &Value, grow: impl Fn(&mut Value)) -> review::Request {
     review::parse(&serde_json::to_vec(&body).unwrap()).unwrap().request
 }
 
-fn run(bencher: divan::Bencher, desired: Value, grow: impl Fn(&mut Value)) {
-    let key = ResourceKey::of(&desired).unwrap();
+fn run(bencher: divan::Bencher, desired: &Value, grow: impl Fn(&mut Value)) {
+    let key = ResourceKey::of(desired).unwrap();
     let manifest =
         Manifest { key: key.clone(), object: desired.clone(), origin: Origin { file: "x.yaml".into(), line: None } };
     let objects: BTreeMap<ResourceKey, Declared> = BTreeMap::from([(key, Declared::of(&manifest))]);
@@ -74,7 +74,7 @@ fn run(bencher: divan::Bencher, desired: Value, grow: impl Fn(&mut Value)) {
         rules: &rules,
         live: None,
     };
-    let req = review_of(&desired, grow);
+    let req = review_of(desired, grow);
     bencher.bench(|| {
         let v = decide(&policy, &sources, &req);
         assert!(!v.response.allowed);
@@ -84,7 +84,7 @@ fn run(bencher: divan::Bencher, desired: Value, grow: impl Fn(&mut Value)) {
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn keyed_list_ports(bencher: divan::Bencher, n: usize) {
-    run(bencher, deployment(), |d| {
+    run(bencher, &deployment(), |d| {
         d["spec"]["template"]["spec"]["containers"][0]["ports"] =
             (0..n).map(|i| json!({"containerPort": 10_000 + i, "protocol": "TCP"})).collect();
     });
@@ -92,7 +92,7 @@ fn keyed_list_ports(bencher: divan::Bencher, n: usize) {
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn keyed_list_same_key(bencher: divan::Bencher, n: usize) {
-    run(bencher, deployment(), |d| {
+    run(bencher, &deployment(), |d| {
         d["spec"]["template"]["spec"]["containers"][0]["ports"] =
             (0..n).map(|_| json!({"containerPort": 80, "protocol": "TCP"})).collect();
     });
@@ -100,7 +100,7 @@ fn keyed_list_same_key(bencher: divan::Bencher, n: usize) {
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn keyed_list_env(bencher: divan::Bencher, n: usize) {
-    run(bencher, deployment(), |d| {
+    run(bencher, &deployment(), |d| {
         d["spec"]["template"]["spec"]["containers"][0]["env"] =
             (0..n).map(|i| json!({"name": format!("VAR_{i}"), "value": "x"})).collect();
     });
@@ -108,7 +108,7 @@ fn keyed_list_env(bencher: divan::Bencher, n: usize) {
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn containers(bencher: divan::Bencher, n: usize) {
-    run(bencher, deployment(), |d| {
+    run(bencher, &deployment(), |d| {
         d["spec"]["template"]["spec"]["containers"] =
             (0..n).map(|i| json!({"name": format!("c{i}"), "image": "busybox"})).collect();
     });
@@ -116,14 +116,14 @@ fn containers(bencher: divan::Bencher, n: usize) {
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn positional_list_args(bencher: divan::Bencher, n: usize) {
-    run(bencher, deployment(), |d| {
+    run(bencher, &deployment(), |d| {
         d["spec"]["template"]["spec"]["containers"][0]["args"] = (0..n).map(|i| json!(format!("--flag-{i}"))).collect();
     });
 }
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn map_data_keys(bencher: divan::Bencher, n: usize) {
-    run(bencher, config_map(), |d| {
+    run(bencher, &config_map(), |d| {
         for i in 0..n {
             d["data"][format!("KEY_{i}")] = json!("v");
         }
@@ -132,7 +132,7 @@ fn map_data_keys(bencher: divan::Bencher, n: usize) {
 
 #[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
 fn map_labels(bencher: divan::Bencher, n: usize) {
-    run(bencher, deployment(), |d| {
+    run(bencher, &deployment(), |d| {
         for i in 0..n {
             d["metadata"]["labels"][format!("team.example.com/l{i}")] = json!("v");
         }

@@ -54,9 +54,27 @@ pub struct ServeArgs {
     /// This replica's identity in the Lease; the pod name in a cluster.
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
-    /// Close connections that send no complete request within this many seconds.
+    /// Close connections that send no complete request headers within this many seconds: the
+    /// first request after the handshake, and every later one on a keep-alive connection (so an
+    /// idle connection is closed after this long too).
     #[arg(long, default_value_t = 10)]
     pub request_timeout: u64,
+    /// Seconds a request body may take to arrive, after its headers (408 beyond it).
+    #[arg(long, default_value_t = 10)]
+    pub body_timeout: u64,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, default_value_t = server::DEFAULT_LIMITS.max_connections)]
+    pub max_connections: usize,
+    /// Mebibytes of request bodies being received at once, across connections (503 beyond it).
+    #[arg(long, default_value_t = 256)]
+    pub body_budget_mib: usize,
+    /// On SIGTERM, seconds to keep serving with readiness failing and `Connection: close` on every
+    /// response, so clients move to other replicas, before new connections are refused.
+    #[arg(long, default_value_t = 5)]
+    pub drain_delay: u64,
+    /// After the drain delay, seconds in-flight requests may take to finish.
+    #[arg(long, default_value_t = 20)]
+    pub drain_timeout: u64,
     /// How often to check the certificate files for a rotation, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub cert_poll_ms: u64,
@@ -94,7 +112,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let config = Arc::new(Config::load(&args.config)?);
     let auditor = Arc::new(Auditor::open(&config.audit).context("audit sinks")?);
     let store = Arc::new(Store::new());
-    let state = Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&auditor))?);
+    let limits = server::limits::Limits {
+        max_connections: args.max_connections.max(1),
+        body_budget: args.body_budget_mib.max(1).saturating_mul(1024 * 1024),
+        body_timeout: Duration::from_secs(args.body_timeout.max(1)),
+    };
+    let state =
+        Arc::new(AppState::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&auditor))?.with_limits(limits));
     state.recall();
     let tls = server::load_tls(&args.tls_cert, &args.tls_key)?;
     let peers = server::peers::Peers {
@@ -168,11 +192,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         let handle = axum_server::Handle::new();
         let shutdown = handle.clone();
         let live = Arc::clone(&auditor);
+        let guard = state.guard();
+        let (delay, timeout) = (Duration::from_secs(args.drain_delay), Duration::from_secs(args.drain_timeout));
         tokio::spawn(async move {
             wait_for_signal().await;
-            eprintln!("driftgate: shutting down; draining in-flight reviews");
+            // readiness fails and every response says `Connection: close` while the endpoints
+            // drop this replica; only then are new connections refused and the rest drained
+            eprintln!("driftgate: shutting down; draining for {delay:?}, then finishing in-flight requests");
+            guard.drain();
             live.live().close();
-            shutdown.graceful_shutdown(Some(Duration::from_secs(25)));
+            tokio::time::sleep(delay).await;
+            shutdown.graceful_shutdown(Some(timeout));
         });
         let listening = handle.clone();
         tokio::spawn(async move {
@@ -181,18 +211,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             }
         });
         let acceptor = RustlsAcceptor::new(rustls).handshake_timeout(Duration::from_secs(5));
-        axum_server::bind(args.listen)
-            .acceptor(acceptor)
+        let mut server = axum_server::bind(args.listen)
+            .acceptor(server::limits::Limited::new(acceptor, state.guard()))
             .first_request_timeout(Duration::from_secs(args.request_timeout))
             .handle(handle)
-            .serve(server::router(state).into_make_service())
-            .await
+            // HTTP/1.1 only, on purpose: the API server's webhook client speaks it, and HTTP/2's
+            // many streams per connection would need limits of their own (rapid reset and the like)
+            .http1_only();
+        server.http_builder().http1().header_read_timeout(Some(Duration::from_secs(args.request_timeout.max(1))));
+        server.serve(server::router(state).into_make_service()).await
     });
     // what was emitted is written, synced or spooled before exit; the last spans are exported
     if !auditor.flush(Duration::from_secs(10)) {
         eprintln!("driftgate: an audit sink did not finish within 10s");
     }
     runtime.block_on(async { tokio::task::spawn_blocking(move || tracing.shutdown()).await })?;
+    // a source still loading (a Git fetch that hangs, a repository that never answers) must not
+    // keep the process alive: its blocking thread is left behind
+    runtime.shutdown_timeout(Duration::from_secs(1));
     served?;
     Ok(super::EXIT_OK)
 }

@@ -108,6 +108,15 @@ pub struct Metrics {
     rejected: Family<SinkLabel, Counter>,
     skipped: Family<SinkLabel, Counter>,
     sse_readers: Gauge,
+    connections: Gauge,
+    body_bytes: Gauge,
+    refused: Family<ReasonLabel, Counter>,
+}
+
+/// Why the server turned a client away.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
 }
 
 impl Metrics {
@@ -174,6 +183,24 @@ impl Metrics {
         );
         let sse_readers = Gauge::default();
         registry.register("audit_stream_readers", "Readers connected to GET /api/v1/events", sse_readers.clone());
+        let connections = Gauge::default();
+        registry.register(
+            "server_connections",
+            "Connections open now (at most --max-connections)",
+            connections.clone(),
+        );
+        let body_bytes = Gauge::default();
+        registry.register(
+            "server_body_bytes_in_flight",
+            "Bytes of request bodies being received or decided now (at most --body-budget)",
+            body_bytes.clone(),
+        );
+        let refused = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "server_refused",
+            "Clients turned away: connections over --max-connections, bodies too large, too slow or over the budget",
+            refused.clone(),
+        );
         Self {
             registry,
             admission,
@@ -192,6 +219,19 @@ impl Metrics {
             rejected,
             skipped,
             sse_readers,
+            connections,
+            body_bytes,
+            refused,
+        }
+    }
+
+    /// Reads the server's limits into their metrics.
+    pub fn sample_limits(&self, guard: &super::limits::Guard) {
+        self.connections.set(i64::try_from(guard.open_connections()).unwrap_or(i64::MAX));
+        self.body_bytes.set(i64::try_from(guard.body_bytes_in_flight()).unwrap_or(i64::MAX));
+        for (reason, value) in [("connections", &guard.refused_connections), ("bodies", &guard.refused_bodies)] {
+            let c = self.refused.get_or_create(&ReasonLabel { reason });
+            c.inc_by(value.load(Ordering::Relaxed).saturating_sub(c.get()));
         }
     }
 
@@ -274,4 +314,3 @@ pub fn bounded_operation(operation: &str) -> &'static str {
         _ => OTHER,
     }
 }
-

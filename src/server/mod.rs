@@ -3,6 +3,7 @@
 
 mod auth;
 mod events;
+pub mod limits;
 pub mod metrics;
 pub mod peers;
 mod tls;
@@ -33,8 +34,14 @@ use crate::detect::{Engine, State as DriftState, Transition};
 use crate::diff::ignore::Rule;
 use crate::telemetry::{self, trails::Trails};
 
-/// Largest AdmissionReview accepted; the API server sends at most 3 MiB objects.
-pub const BODY_LIMIT: usize = 3 * 1024 * 1024;
+pub use limits::BODY_LIMIT;
+
+/// The limits `serve` uses unless told otherwise.
+pub const DEFAULT_LIMITS: limits::Limits = limits::Limits {
+    max_connections: 4096,
+    body_budget: 256 * 1024 * 1024,
+    body_timeout: std::time::Duration::from_secs(10),
+};
 
 /// Everything the handlers share.
 pub struct AppState {
@@ -58,6 +65,8 @@ pub struct AppState {
     quarantines: crate::cluster::healer::Quarantines,
     /// Who may read `/api/v1/*` (and `/metrics`): the reviewer and its cached answers.
     gate: auth::Gate,
+    /// Connections, body bytes and draining (`server/limits.rs`).
+    guard: Arc<limits::Guard>,
 }
 
 impl AppState {
@@ -89,7 +98,20 @@ impl AppState {
             kinds: std::sync::RwLock::default(),
             quarantines: crate::cluster::healer::Quarantines::default(),
             gate: auth::Gate::default(),
+            guard: limits::Guard::new(DEFAULT_LIMITS),
         })
+    }
+
+    /// The same state with these limits on connections and bodies.
+    #[must_use]
+    pub fn with_limits(mut self, limits: limits::Limits) -> Self {
+        self.guard = limits::Guard::new(limits);
+        self
+    }
+
+    /// The limits' shared state: for the acceptor, and to start draining.
+    pub fn guard(&self) -> Arc<limits::Guard> {
+        Arc::clone(&self.guard)
     }
 
     /// The quarantines self-heal publishes.
@@ -318,11 +340,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), auth::guard))
+        .layer(axum::middleware::from_fn_with_state(state.guard(), limits::bodies))
         .with_state(state)
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.loaded.load(Ordering::Acquire) {
+    if state.guard.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+    } else if state.loaded.load(Ordering::Acquire) {
         (StatusCode::OK, "ready").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "desired state not loaded yet").into_response()
@@ -331,6 +356,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state.metrics.sample_audit(&state.auditor);
+    state.metrics.sample_limits(&state.guard);
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &state.metrics.registry).is_err() {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();

@@ -116,6 +116,67 @@ fn send(
     Ok(Answer { status, body, peer, head })
 }
 
+/// One keep-alive HTTP/1.1 connection over TLS: requests are sent on it one after another until
+/// the server says `Connection: close` or closes it.
+pub struct KeepAlive {
+    tls: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    /// Whether the server asked to close after its last response.
+    pub closing: bool,
+}
+
+impl KeepAlive {
+    /// Connects and completes the TLS handshake.
+    pub fn connect(config: &Arc<rustls::ClientConfig>, port: u16) -> std::io::Result<Self> {
+        let conn = rustls::ClientConnection::new(Arc::clone(config), ServerName::try_from("localhost").unwrap())
+            .map_err(std::io::Error::other)?;
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        tls.conn.complete_io(&mut tls.sock)?;
+        Ok(Self { tls, closing: false })
+    }
+
+    /// Sends one request and reads its response (Content-Length bodies only); the status and body.
+    pub fn send(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        self.tls.write_all(head.as_bytes())?;
+        self.tls.write_all(body)?;
+        self.tls.flush()?;
+        let mut raw = Vec::new();
+        let mut byte = [0u8; 1];
+        while !raw.ends_with(b"\r\n\r\n") {
+            if self.tls.read(&mut byte)? == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before a response"));
+            }
+            raw.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        self.closing = head.lines().any(|l| l.starts_with("connection:") && l.contains("close"));
+        let mut body = vec![0u8; length];
+        self.tls.read_exact(&mut body)?;
+        Ok((status, body))
+    }
+
+    /// Reads until the server closes the connection; whether it did within `limit`.
+    pub fn closed_within(&mut self, limit: Duration) -> bool {
+        let _ = self.tls.sock.set_read_timeout(Some(limit));
+        let mut buf = [0u8; 64];
+        match self.tls.read(&mut buf) {
+            Ok(n) => n == 0,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        }
+    }
+}
+
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(end) = data.windows(2).position(|w| w == b"\r\n") {
@@ -158,10 +219,14 @@ impl Server {
 
     /// `start_env` on a given port (see [`free_port`]).
     pub fn start_on(port: u16, args: &[&str], cert_dir: &Path, env: &[(&str, &str)]) -> Self {
+        // tests stop servers often: no drain delay unless a test asks for one
+        let drain: &[&str] =
+            if args.iter().any(|a| a.starts_with("--drain-delay")) { &[] } else { &["--drain-delay=0"] };
         let mut child = Command::new(super::bin())
             .envs(env.iter().copied())
             .arg("serve")
             .args(args)
+            .args(drain)
             .arg(format!("--listen=127.0.0.1:{port}"))
             .arg(format!("--tls-cert={}", cert_dir.join("tls.crt").display()))
             .arg(format!("--tls-key={}", cert_dir.join("tls.key").display()))
