@@ -621,7 +621,7 @@ pub struct Sink {
     /// For `http`: the spool folder, where events wait until the endpoint has them.
     #[serde(default)]
     pub spool_dir: Option<PathBuf>,
-    /// For `http`: the spool's size limit; beyond it new events are dropped and counted.
+    /// For `http`: the spool's size limit; beyond it new events wait in memory for delivery to make room.
     #[serde(default = "default_max_spool_bytes")]
     pub max_spool_bytes: u64,
     /// For `http`: events per POST.

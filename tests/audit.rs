@@ -1,6 +1,8 @@
 //! The audit stream end to end, through `driftgate serve`: the HTTP sink through an endpoint
-//! outage and a restart, the live SSE stream with 100 readers and `driftgate events`, and Secret
-//! values kept out of every sink (stdout, file, HTTP, Kubernetes Events, the stream, traces).
+//! outage and a restart, and through 503s, timeouts, refused connections, SIGTERM and SIGKILL;
+//! answered denials durable in an `fsync: always` file across SIGKILL; the live SSE stream with
+//! 100 readers and `driftgate events`, and Secret values kept out of every sink (stdout, file,
+//! HTTP, Kubernetes Events, the stream, traces).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -8,6 +10,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -302,4 +306,295 @@ fn source_loads_are_measured_and_a_failed_render_is_an_event() {
     assert!(metric(&r, "driftgate_git_fetch_duration_seconds_count{source=\"shop\"}").unwrap() >= 2.0);
     assert!(metric(&r, "driftgate_render_duration_seconds_count{source=\"shop\"}").unwrap() >= 1.0);
     assert_eq!(metric(&r, "driftgate_audit_events_total{event_type=\"dev.driftgate.source.failed\"}"), Some(1.0));
+}
+
+/// Review bodies of `n` hand edits of the web Deployment (each denied in enforce mode), by uid.
+fn edits(r: &Running, prefix: &str, n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let uid = format!("{prefix}-{i:04}");
+            let review = image_edit_review(&r.api, &uid, &format!("nginx:{i}"));
+            (uid, serde_json::to_vec(&review).unwrap())
+        })
+        .collect()
+}
+
+/// POSTs `reviews` from `threads` keep-alive clients until all are sent or the server is gone;
+/// the uids the client got a denial for. With `kill_after`, the server gets SIGKILL once that
+/// many were answered, while the others are in flight.
+fn stream(r: &Running, reviews: &[(String, Vec<u8>)], threads: usize, kill_after: Option<usize>) -> BTreeSet<String> {
+    let url = format!("{}/validate", r.url());
+    let next = AtomicUsize::new(0);
+    let answered = AtomicUsize::new(0);
+    let denied = Mutex::new(BTreeSet::new());
+    let clients: Vec<_> = (0..threads).map(|_| https(r)).collect();
+    std::thread::scope(|s| {
+        for client in &clients {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some((uid, body)) = reviews.get(i) else { break };
+                    let sent = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .and_then(reqwest::blocking::Response::bytes);
+                    let Ok(answer) = sent else { break }; // the server is gone
+                    let answer: Value = serde_json::from_slice(&answer).unwrap();
+                    if answer["response"]["allowed"] == false {
+                        denied.lock().unwrap().insert(uid.clone());
+                    }
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+        if let Some(k) = kill_after {
+            let start = Instant::now();
+            while answered.load(Ordering::SeqCst) < k && start.elapsed() < Duration::from_secs(60) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = Command::new("kill").args(["-KILL", &r.server.pid().to_string()]).status();
+        }
+    });
+    denied.into_inner().unwrap()
+}
+
+/// The ids of the admission denials in a JSON-lines audit file; every line must parse.
+fn denials_in(path: &std::path::Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .enumerate()
+        .map(|(n, l)| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("line {}: {e}: {l:?}", n + 1)))
+        .filter(|e| e["type"] == "dev.driftgate.admission.denied")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_answered_denial_is_in_the_fsynced_file_after_kill_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("audit.jsonl");
+    let config = format!("audit:\n  sinks:\n    - {{type: file, path: {}, fsync: always}}\n", file.display());
+    let mut r = launch(tmp.path(), &Setup { config: &config, ..Setup::default() }, |_| {});
+    r.server.wait_for("desired state loaded");
+    // the race is between the answer and the write: several rounds, each killed mid-stream
+    for round in 0..3 {
+        let reviews = edits(&r, &format!("round{round}"), 200);
+        let answered = stream(&r, &reviews, 4, Some(100));
+        assert!(answered.len() >= 100, "round {round}: only {} answered before the kill", answered.len());
+        // the restart comes after the exit, and appends: the file holds what the killed one wrote
+        r = r.restart_after_kill();
+        let written = denials_in(&file);
+        let missing: Vec<_> = answered.difference(&written).collect();
+        assert!(missing.is_empty(), "round {round}: {} answered denials missing: {missing:?}", missing.len());
+    }
+}
+
+/// What the flaky endpoint does with a POST.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Phase {
+    /// 503 at once.
+    Unavailable,
+    /// 503 after 1.5 s: the sink's timeout (500 ms) ends the POST first.
+    Slow,
+    /// Nothing listens: connections are refused.
+    Down,
+    /// 202, taking the events.
+    Up,
+}
+
+#[derive(Default)]
+struct Flaky {
+    phase: AtomicU8,
+    stop: AtomicBool,
+    /// POSTs seen in each phase.
+    posts: [AtomicUsize; 4],
+    ids: Mutex<BTreeSet<String>>,
+}
+
+impl Flaky {
+    fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::SeqCst) {
+            0 => Phase::Unavailable,
+            1 => Phase::Slow,
+            2 => Phase::Down,
+            _ => Phase::Up,
+        }
+    }
+}
+
+/// An audit endpoint on 127.0.0.1 that fails in each [`Phase`] on demand, on one port throughout:
+/// while Down its listener is closed, and it binds the port again when it comes back.
+struct FlakyEndpoint {
+    port: u16,
+    flaky: Arc<Flaky>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FlakyEndpoint {
+    fn start(phase: Phase) -> Self {
+        use axum::extract::State;
+        use axum::http::StatusCode;
+
+        async fn take(State(f): State<Arc<Flaky>>, body: axum::body::Bytes) -> StatusCode {
+            let phase = f.phase();
+            f.posts[phase as usize].fetch_add(1, Ordering::SeqCst);
+            match phase {
+                Phase::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                Phase::Slow => {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                // a request on a connection opened before the listener closed is still served
+                Phase::Down | Phase::Up => {
+                    let batch: Vec<Value> = serde_json::from_slice(&body).unwrap();
+                    let mut ids = f.ids.lock().unwrap();
+                    ids.extend(batch.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+                    StatusCode::ACCEPTED
+                }
+            }
+        }
+
+        let port = support::https::free_port();
+        let flaky = Arc::new(Flaky::default());
+        flaky.phase.store(phase as u8, Ordering::SeqCst);
+        let f = Arc::clone(&flaky);
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                while !f.stop.load(Ordering::SeqCst) {
+                    let listener = match f.phase() {
+                        Phase::Down => None,
+                        _ => tokio::net::TcpListener::bind(("127.0.0.1", port)).await.ok(),
+                    };
+                    let Some(listener) = listener else {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    };
+                    let app =
+                        axum::Router::new().route("/events", axum::routing::post(take)).with_state(Arc::clone(&f));
+                    let g = Arc::clone(&f);
+                    let down = async move {
+                        while g.phase() != Phase::Down && !g.stop.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    };
+                    axum::serve(listener, app).with_graceful_shutdown(down).await.unwrap();
+                }
+            });
+        });
+        Self { port, flaky, thread: Some(thread) }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/events", self.port)
+    }
+
+    fn set(&self, phase: Phase) {
+        self.flaky.phase.store(phase as u8, Ordering::SeqCst);
+    }
+
+    fn posts(&self, phase: Phase) -> usize {
+        self.flaky.posts[phase as usize].load(Ordering::SeqCst)
+    }
+
+    /// Waits (at most 20 s) until the sink has POSTed in `phase`.
+    fn tried_in(&self, phase: Phase) {
+        let start = Instant::now();
+        while self.posts(phase) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(20), "the sink never POSTed while {phase:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn ids(&self) -> BTreeSet<String> {
+        self.flaky.ids.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FlakyEndpoint {
+    fn drop(&mut self) {
+        self.flaky.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn the_http_sink_delivers_every_event_through_503s_timeouts_refusals_and_restarts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let endpoint = FlakyEndpoint::start(Phase::Unavailable);
+    let config = format!(
+        "audit:\n  sinks:\n    - {{type: http, url: \"{}\", spoolDir: {}, batchSize: 50, timeout: 500ms}}\n",
+        endpoint.url(),
+        tmp.path().join("spool").display()
+    );
+    let mut r = launch(tmp.path(), &Setup { config: &config, ..Setup::default() }, |_| {});
+    r.server.wait_for("desired state loaded");
+    let mut sent = BTreeSet::new();
+    sent.extend(stream(&r, &edits(&r, "unavailable", 800), 4, None));
+    endpoint.tried_in(Phase::Unavailable);
+    endpoint.set(Phase::Slow);
+    sent.extend(stream(&r, &edits(&r, "slow", 400), 4, None));
+    endpoint.tried_in(Phase::Slow);
+    endpoint.set(Phase::Down);
+    sent.extend(stream(&r, &edits(&r, "down", 600), 4, None));
+    // SIGTERM while the endpoint is down, then SIGKILL in the middle of a stream
+    r = r.restart();
+    r.server.wait_for("desired state loaded");
+    sent.extend(stream(&r, &edits(&r, "killed", 800), 4, Some(400)));
+    r = r.restart_after_kill();
+    sent.extend(stream(&r, &edits(&r, "after", 400), 4, None));
+    assert!(sent.len() >= 2600, "{} denials answered", sent.len());
+    endpoint.set(Phase::Up);
+    let start = Instant::now();
+    loop {
+        let missing = sent.difference(&endpoint.ids()).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{missing} of {} answered denials never arrived",
+            sent.len()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = endpoint.url();
+    assert_eq!(metric(&r, &format!("driftgate_audit_sink_dropped_events_total{{sink=\"http:{url}\"}}")), Some(0.0));
+    let backlog = format!("driftgate_audit_sink_backlog_events{{sink=\"http:{url}\"}}");
+    let start = Instant::now();
+    while metric(&r, &backlog) != Some(0.0) {
+        assert!(start.elapsed() < Duration::from_secs(10), "backlog drains to 0: {:?}", metric(&r, &backlog));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "a measurement: cargo test --release --test audit denial_throughput -- --ignored --nocapture"]
+fn denial_throughput() {
+    let n: usize = std::env::var("DRIFTGATE_BENCH_REVIEWS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    for fsync in ["always", "batch"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = format!(
+            "audit:\n  sinks:\n    - {{type: file, path: {}, fsync: {fsync}}}\n",
+            tmp.path().join("audit.jsonl").display()
+        );
+        let r = launch(tmp.path(), &Setup { config: &config, ..Setup::default() }, |_| {});
+        r.server.wait_for("desired state loaded");
+        stream(&r, &edits(&r, "warm", 200), 4, None);
+        for threads in [1, 4, 16, 64] {
+            let reviews = edits(&r, &format!("k{threads}"), n);
+            let start = Instant::now();
+            let denied = stream(&r, &reviews, threads, None);
+            let took = start.elapsed();
+            assert_eq!(denied.len(), n);
+            #[allow(clippy::cast_precision_loss)]
+            let rate = n as f64 / took.as_secs_f64();
+            eprintln!("fsync: {fsync:6} {threads:3} clients: {n} denials in {took:.2?}: {rate:.0} reviews/s");
+        }
+    }
 }

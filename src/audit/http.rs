@@ -1,7 +1,8 @@
 //! The HTTP sink: events are spooled on disk first, then POSTed in batches as a CloudEvents
 //! batch (`application/cloudevents-batch+json`). Failures retry with exponential backoff; a batch
 //! the endpoint refuses for good (a 4xx other than 408 and 429) is set aside in
-//! `SPOOL/rejected.jsonl`, never deleted.
+//! `SPOOL/rejected.jsonl`, never deleted. Redirects are not followed: a 301, 302 or 303 would
+//! turn the POST into a GET without its body, and a 2xx to that GET would pass for delivery.
 
 use std::io::{self, Write as _};
 use std::path::PathBuf;
@@ -39,7 +40,8 @@ impl Endpoint {
                 return Err(io::Error::other(format!("audit http sink url {url:?}: not an http(s) URL")));
             }
         }
-        let mut builder = reqwest::blocking::Client::builder().timeout(config.timeout);
+        let mut builder =
+            reqwest::blocking::Client::builder().timeout(config.timeout).redirect(reqwest::redirect::Policy::none());
         if let Some(ca) = &config.ca_file {
             let pem = std::fs::read(ca)
                 .map_err(|e| io::Error::other(format!("audit http sink caFile {}: {e}", ca.display())))?;
@@ -74,14 +76,21 @@ impl Endpoint {
             }
         }
         match request.send() {
-            Ok(r) if r.status().is_success() => Delivery::Delivered,
-            Ok(r) => {
-                let code = r.status().as_u16();
-                let why = format!("POST {}: HTTP {code}", self.url);
-                if code == 408 || code == 429 || code >= 500 { Delivery::Retry(why) } else { Delivery::Rejected(why) }
-            }
+            Ok(r) => classify(r.status().as_u16(), || format!("POST {}: HTTP {}", self.url, r.status())),
             Err(e) => Delivery::Retry(format!("POST {}: {e}", self.url)),
         }
+    }
+}
+
+/// What an answer's status means for the batch. Only a 2xx delivers; only a 4xx that says the
+/// request itself is wrong (not 408 Request Timeout or 429 Too Many Requests) refuses it for
+/// good. Everything else (5xx, 3xx, 1xx, anything unknown) is the endpoint not taking it now.
+pub fn classify(code: u16, why: impl FnOnce() -> String) -> Delivery {
+    match code {
+        200..=299 => Delivery::Delivered,
+        408 | 429 => Delivery::Retry(why()),
+        400..=499 => Delivery::Rejected(why()),
+        _ => Delivery::Retry(why()),
     }
 }
 
@@ -114,6 +123,20 @@ mod tests {
         assert!(err.contains("not an http(s) URL"), "{err}");
         c.url = Some("https://audit.example.com/events".into());
         assert!(Endpoint::new(&c).is_ok());
+    }
+
+    #[test]
+    fn only_a_2xx_delivers_and_only_a_request_error_refuses() {
+        let why = || "why".to_owned();
+        for code in [200, 202, 204] {
+            assert_eq!(classify(code, why), Delivery::Delivered, "{code}");
+        }
+        for code in [500, 502, 503, 504, 408, 429, 301, 302, 303, 307, 308, 100, 600] {
+            assert_eq!(classify(code, why), Delivery::Retry("why".into()), "{code}");
+        }
+        for code in [400, 401, 403, 404, 413, 422] {
+            assert_eq!(classify(code, why), Delivery::Rejected("why".into()), "{code}");
+        }
     }
 
     #[test]

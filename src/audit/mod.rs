@@ -13,7 +13,7 @@ pub mod live;
 pub mod spool;
 pub mod sse;
 
-pub use dispatch::{Auditor, KubeQueue, SinkStats};
+pub use dispatch::{Auditor, Confirmation, KubeQueue, SinkStats};
 pub use event::{
     Actor, CloudEvent, Data, TraceRef, admission_event, drift_event, heal_event, now_rfc3339, rule_event, source_event,
 };

@@ -1,5 +1,6 @@
 //! The HTTP sink's on-disk spool: events wait here, synced, until the endpoint has them, so an
-//! endpoint outage or a restart loses nothing. Segments `SEQ.jsonl` are appended in order; the
+//! endpoint outage or a restart (or a crash: events are acknowledged once synced here) loses
+//! nothing. Segments `SEQ.jsonl` are appended in order; the
 //! `cursor` file records how far delivery got (segment and offset), written atomically after
 //! each delivered batch. A crash between delivery and cursor write re-sends that batch: delivery
 //! is at-least-once and receivers dedup on the event id.
@@ -106,13 +107,15 @@ impl Spool {
     }
 
     /// Appends events and syncs them. Returns how many fitted: the rest would take the spool past
-    /// its size limit, and the caller counts them as dropped.
+    /// its size limit, and wait until delivery makes room. An empty spool takes one event of any
+    /// size, so no event waits forever. A failed write or sync is cut off again, so a retry
+    /// neither continues half a line nor repeats one.
     pub fn push<'a>(&mut self, lines: impl IntoIterator<Item = &'a [u8]>) -> io::Result<usize> {
         let mut buf = Vec::new();
         let mut accepted = 0;
         for line in lines {
             let len = line.len() as u64 + 1;
-            if self.total + buf.len() as u64 + len > self.max_bytes {
+            if self.total + buf.len() as u64 + len > self.max_bytes && (self.total > 0 || accepted > 0) {
                 break;
             }
             buf.extend_from_slice(line);
@@ -122,8 +125,13 @@ impl Spool {
         if buf.is_empty() {
             return Ok(accepted);
         }
-        self.active.write_all(&buf)?;
-        self.active.sync_data()?;
+        let size = self.segments.back().map_or(0, |(_, s)| *s);
+        if let Err(e) = self.active.write_all(&buf).and_then(|()| self.active.sync_data()) {
+            if let Err(cut) = self.active.set_len(size) {
+                return Err(io::Error::new(e.kind(), format!("{e}; cutting the failed write off: {cut}")));
+            }
+            return Err(e);
+        }
         let n = buf.len() as u64;
         self.total += n;
         self.pending += accepted as u64;
@@ -278,10 +286,11 @@ mod tests {
     }
 
     #[test]
-    fn a_full_spool_refuses_and_a_torn_line_is_skipped() {
+    fn a_full_spool_takes_what_fits_and_a_torn_line_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Spool::open(dir.path(), 30).unwrap();
         assert_eq!(s.push([&b"0123456789"[..], b"0123456789", b"0123456789"]).unwrap(), 2);
+        assert_eq!(s.push([&b"0123456789"[..]]).unwrap(), 0, "full: the caller waits");
         drop(s);
         // a crash mid-write leaves half a line at the end of the segment
         let seg = std::fs::read_dir(dir.path())
@@ -293,5 +302,17 @@ mod tests {
         let s = Spool::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(s.pending(), 2);
         assert_eq!(s.peek(10).unwrap().lines.len(), 2);
+    }
+
+    #[test]
+    fn an_empty_spool_takes_one_event_larger_than_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Spool::open(dir.path(), 10).unwrap();
+        let big = [b'x'; 50];
+        assert_eq!(s.push([&big[..], &big[..]]).unwrap(), 1);
+        assert_eq!(s.push([&big[..]]).unwrap(), 0);
+        let b = s.peek(10).unwrap();
+        s.commit(&b).unwrap();
+        assert_eq!(s.push([&big[..]]).unwrap(), 1, "room again once delivered");
     }
 }

@@ -107,6 +107,7 @@ pub struct Metrics {
     dropped: Family<SinkLabel, Counter>,
     rejected: Family<SinkLabel, Counter>,
     skipped: Family<SinkLabel, Counter>,
+    unconfirmed: Family<SinkLabel, Counter>,
     sse_readers: Gauge,
     connections: Gauge,
     body_bytes: Gauge,
@@ -181,6 +182,12 @@ impl Metrics {
             "Audit events the Kubernetes Events sink left out by design (rate limit, aggregation)",
             skipped.clone(),
         );
+        let unconfirmed = Family::<SinkLabel, Counter>::default();
+        registry.register(
+            "audit_unconfirmed_answers",
+            "Admission answers sent before a sink confirmed their audit event within the budget",
+            unconfirmed.clone(),
+        );
         let sse_readers = Gauge::default();
         registry.register("audit_stream_readers", "Readers connected to GET /api/v1/events", sse_readers.clone());
         let connections = Gauge::default();
@@ -218,6 +225,7 @@ impl Metrics {
             dropped,
             rejected,
             skipped,
+            unconfirmed,
             sse_readers,
             connections,
             body_bytes,
@@ -258,6 +266,11 @@ impl Metrics {
     /// Counts one audit event.
     pub fn count_event(&self, event_type: &str) {
         self.audit_events.get_or_create(&TypeValue { event_type: event_type.to_owned() }).inc();
+    }
+
+    /// Counts an admission answered before `sink` confirmed its audit event; how many so far.
+    pub fn count_unconfirmed(&self, sink: &str) -> u64 {
+        self.unconfirmed.get_or_create(&SinkLabel { sink: sink.to_owned() }).inc() + 1
     }
 
     /// Records a source load: its durations, and its failure.

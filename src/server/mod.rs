@@ -11,7 +11,7 @@ mod tls;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -67,6 +67,15 @@ pub struct AppState {
     gate: auth::Gate,
     /// Connections, body bytes and draining (`server/limits.rs`).
     guard: Arc<limits::Guard>,
+    /// How long an answer waits for its audit event to be confirmed.
+    confirm_budget: Duration,
+}
+
+/// How long an admission answer waits for the audit sinks to confirm its event: 2 s, or half the
+/// API server's webhook timeout when that is shorter, so the decision and the network keep the
+/// other half. Past it the verdict is answered all the same (docs/audit.md, "Durability").
+pub fn confirm_budget(webhook_timeout_seconds: u8) -> Duration {
+    (Duration::from_secs(u64::from(webhook_timeout_seconds)) / 2).min(Duration::from_secs(2))
 }
 
 impl AppState {
@@ -82,6 +91,7 @@ impl AppState {
         }
         let base_rules = config.rules(None)?;
         let field_managers = config.reconcilers.all_field_managers();
+        let confirm_budget = confirm_budget(config.admission.webhook.timeout_seconds);
         Ok(Self {
             config,
             store,
@@ -99,6 +109,7 @@ impl AppState {
             quarantines: crate::cluster::healer::Quarantines::default(),
             gate: auth::Gate::default(),
             guard: limits::Guard::new(DEFAULT_LIMITS),
+            confirm_budget,
         })
     }
 
@@ -324,6 +335,11 @@ impl AppState {
         self.metrics.count_event(&event.event_type);
         self.auditor.emit(event);
     }
+
+    fn emit_confirmed(&self, event: CloudEvent) -> audit::Confirmation {
+        self.metrics.count_event(&event.event_type);
+        self.auditor.emit_confirmed(event)
+    }
 }
 
 /// The routes: `POST /validate`, `GET /healthz`, `GET /readyz`, `GET /metrics`, the status
@@ -413,27 +429,45 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         verdict = tracing::field::Empty,
     );
     telemetry::adopt_parent(&span, &headers);
-    span.in_scope(|| {
+    let (answer, confirmation) = span.in_scope(|| {
         let parsed = match review::parse(&body) {
             Ok(p) => p,
             Err(e) => {
                 state.metrics.count_admission("bad_request", "", "", &|_| false);
                 span.record("verdict", "bad_request");
-                return json_error(StatusCode::BAD_REQUEST, &e.to_string());
+                return (json_error(StatusCode::BAD_REQUEST, &e.to_string()), None);
             }
         };
         let req = &parsed.request;
         span.record("operation", req.operation.as_str());
         span.record("kind", req.kind.kind.as_str());
         span.record("user", req.user_info.username.as_str());
-        let (response, label) =
-            if state.loaded.load(Ordering::Acquire) { decide_now(&state, req, &span) } else { not_ready(&state, req) };
+        let (response, label, confirmation) = if state.loaded.load(Ordering::Acquire) {
+            decide_now(&state, req, &span)
+        } else {
+            let (response, label) = not_ready(&state, req);
+            (response, label, None)
+        };
         span.record("verdict", label);
         let kinds = state.kinds.read().map(|k| Arc::clone(&k)).unwrap_or_default();
         state.metrics.count_admission(label, &req.operation, &req.kind.kind, &|k| kinds.contains(k));
-        state.metrics.latency.observe(start.elapsed().as_secs_f64());
-        axum::Json(review::respond(&parsed.api_version, &response)).into_response()
-    })
+        let answer = axum::Json(review::respond(&parsed.api_version, &response)).into_response();
+        (answer, confirmation.map(|c| (req.uid.clone(), c)))
+    });
+    // a verdict with an audit event leaves once the sinks hold the event (docs/audit.md,
+    // "Durability"); past the budget it leaves all the same, counted and logged
+    if let Some((uid, confirmation)) = confirmation {
+        for sink in confirmation.wait(state.confirm_budget).await {
+            if state.metrics.count_unconfirmed(&sink).is_power_of_two() {
+                eprintln!(
+                    "driftgate: answered review {uid} before audit sink {sink} confirmed its event within {:?}; the sink still holds it",
+                    state.confirm_budget
+                );
+            }
+        }
+    }
+    state.metrics.latency.observe(start.elapsed().as_secs_f64());
+    answer
 }
 
 fn not_ready(state: &AppState, req: &review::Request) -> (ReviewResponse, &'static str) {
@@ -471,7 +505,12 @@ fn policy(state: &AppState) -> Policy<'_> {
     }
 }
 
-fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> (ReviewResponse, &'static str) {
+/// Decides a review; the verdict, its label, and the confirmation of its audit event if it has one.
+fn decide_now(
+    state: &AppState,
+    req: &review::Request,
+    span: &tracing::Span,
+) -> (ReviewResponse, &'static str, Option<audit::Confirmation>) {
     let snapshot = state.store.get();
     let views: Vec<SourceView<'_>> = state
         .config
@@ -493,6 +532,7 @@ fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> 
         span.record("object", tracing::field::display(key.human()));
     }
     let label = audit::event::verdict_word(&verdict.outcome).unwrap_or("allowed");
+    let mut confirmation = None;
     if !matches!(verdict.outcome, Outcome::Allowed(_)) {
         let info = verdict.source.as_ref().and_then(|s| snapshot.sources.get(s)).map(|s| &s.info);
         let trace = telemetry::span_context(span);
@@ -505,8 +545,22 @@ fn decide_now(state: &AppState, req: &review::Request, span: &tracing::Span) -> 
             {
                 trails.admitted(key, event.data.actor.clone(), cx);
             }
-            state.emit(event.in_trace(trace.as_ref().map(telemetry::trace_ref_of).as_ref()));
+            confirmation =
+                Some(state.emit_confirmed(event.in_trace(trace.as_ref().map(telemetry::trace_ref_of).as_ref())));
         }
     }
-    (verdict.response, label)
+    (verdict.response, label, confirmation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confirmation_budget_is_2s_or_half_the_webhook_timeout() {
+        assert_eq!(confirm_budget(5), Duration::from_secs(2));
+        assert_eq!(confirm_budget(30), Duration::from_secs(2));
+        assert_eq!(confirm_budget(3), Duration::from_millis(1500));
+        assert_eq!(confirm_budget(1), Duration::from_millis(500));
+    }
 }

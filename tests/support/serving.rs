@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,19 @@ impl Running {
     /// The kubeconfig `serve` was given: the fake's, whose user is the admin.
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
+    }
+
+    /// Waits for `serve` to exit after a SIGKILL sent elsewhere (nothing drained, nothing
+    /// flushed), then starts it again as before and waits until it decides reviews.
+    pub fn restart_after_kill(self) -> Self {
+        let Self { server, api, tls, repo, ca, args, dir, env } = self;
+        let _ = Command::new("kill").args(["-KILL", &server.pid().to_string()]).status();
+        let _ = server.wait_exit();
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let server = Server::start_env(&a, &dir, &e);
+        server.wait_for("desired state loaded");
+        Self { server, api, tls, repo, ca, args, dir, env }
     }
 
     /// The server's base URL.
