@@ -169,8 +169,8 @@ pub struct Source {
     pub owner: Option<crate::model::ownership::Owner>,
 }
 
-/// A Git repository to read a source from.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A Git repository to read a source from. `Debug` masks the URL's credentials.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitSource {
     /// Clone URL or local path.
@@ -187,6 +187,19 @@ pub struct GitSource {
     /// File holding an HTTPS token.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // a token may sit in the URL's userinfo; tokenEnv and tokenFile are names, not tokens
+        f.debug_struct("GitSource")
+            .field("url", &crate::redact::url(&self.url))
+            .field("revision", &self.revision)
+            .field("interval", &self.interval)
+            .field("token_env", &self.token_env)
+            .field("token_file", &self.token_file)
+            .finish()
+    }
 }
 
 fn default_revision() -> String {

@@ -141,7 +141,8 @@ pub fn decide_unloaded(
         let each: Vec<String> = named
             .iter()
             .map(|(name, error)| match error {
-                Some(e) => format!("source {name}: {e}"),
+                // kubectl users see this; source errors come masked, masking again costs little
+                Some(e) => format!("source {name}: {}", crate::redact::text(e)),
                 None => format!("source {name}: not loaded yet"),
             })
             .collect();
@@ -570,8 +571,10 @@ fn message(
     let owner = match (src, marker) {
         (Some(s), _) => {
             let mut at = format!("source {} (path {}", s.name, s.info.path);
+            // kubectl users see this: the repository helps them find where to change Git, its
+            // credentials must not reach them (SourceInfo comes masked; masking is idempotent)
             if let Some(repo) = &s.info.repo {
-                let _ = write!(at, " in {repo}");
+                let _ = write!(at, " in {}", crate::redact::url(repo));
             }
             if let Some(rev) = &s.info.revision {
                 let _ = write!(at, " at {rev}");

@@ -124,7 +124,8 @@ impl Auditor {
                             let endpoint = Endpoint::new(c)?;
                             let batch = c.batch_size.max(1);
                             (
-                                format!("http:{}", c.url.as_deref().unwrap_or_default()),
+                                // the name is a metric label and appears in logs
+                                format!("http:{}", crate::redact::url(c.url.as_deref().unwrap_or_default())),
                                 Box::new(move |rx, st| run_http(spool, &endpoint, batch, &rx, &st)),
                             )
                         }

@@ -22,11 +22,21 @@ pub enum Delivery {
 }
 
 /// The endpoint and its client.
-#[derive(Debug)]
 pub struct Endpoint {
     url: String,
+    /// The URL with its credentials masked, for messages.
+    shown: String,
     client: reqwest::blocking::Client,
     token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.shown)
+            .field("token_file", &self.token_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -36,7 +46,8 @@ impl Endpoint {
         match reqwest::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             Ok(_) | Err(_) => {
-                return Err(io::Error::other(format!("audit http sink url {url:?}: not an http(s) URL")));
+                let shown = crate::redact::url(&url);
+                return Err(io::Error::other(format!("audit http sink url {shown:?}: not an http(s) URL")));
             }
         }
         let mut builder = reqwest::blocking::Client::builder().timeout(config.timeout);
@@ -48,7 +59,7 @@ impl Endpoint {
             builder = builder.add_root_certificate(cert);
         }
         let client = builder.build().map_err(io::Error::other)?;
-        Ok(Self { url, client, token_file: config.bearer_token_file.clone() })
+        Ok(Self { shown: crate::redact::url(&url), url, client, token_file: config.bearer_token_file.clone() })
     }
 
     /// POSTs one batch.
@@ -77,10 +88,11 @@ impl Endpoint {
             Ok(r) if r.status().is_success() => Delivery::Delivered,
             Ok(r) => {
                 let code = r.status().as_u16();
-                let why = format!("POST {}: HTTP {code}", self.url);
+                let why = format!("POST {}: HTTP {code}", self.shown);
                 if code == 408 || code == 429 || code >= 500 { Delivery::Retry(why) } else { Delivery::Rejected(why) }
             }
-            Err(e) => Delivery::Retry(format!("POST {}: {e}", self.url)),
+            // reqwest's errors quote the URL as given, userinfo included
+            Err(e) => Delivery::Retry(format!("POST {}: {}", self.shown, crate::redact::text(&e.to_string()))),
         }
     }
 }
