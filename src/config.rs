@@ -1123,6 +1123,15 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317", otlpProtocol: grpc}
         assert!(err.contains("anonymous"), "{err}");
     }
 
+    /// Issue 14, finding 7: printing the config never shows a token from a URL.
+    #[test]
+    fn debug_masks_credentials_in_git_urls() {
+        let c = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: s\n    path: apps\n    git: {url: \"https://u:PLANTED@git.example.com/r.git\", tokenEnv: GIT_TOKEN}\n").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("PLANTED"), "{shown}");
+        assert!(shown.contains("https://***@git.example.com/r.git") && shown.contains("GIT_TOKEN"), "{shown}");
+    }
+
     #[test]
     fn durations() {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
