@@ -171,22 +171,17 @@ fn pairs(query: &str) -> String {
     out
 }
 
+/// Parameter names that are credentials themselves.
+const SECRET_NAMES: &[&str] = &["sig", "key", "auth", "pass", "pwd", "code", "session", "sessionid", "apikey"];
+
+/// Parts of parameter names that say the value is a credential (`access_token`, `X-Amz-Signature`).
+const SECRET_NAME_PARTS: &[&str] =
+    &["token", "secret", "passw", "signature", "credential", "authorization", "api_key", "access_key", "private_key"];
+
 /// Parameter names that carry secrets in the URLs of Git hosts, object stores and OAuth.
 fn is_credential(key: &str) -> bool {
     let key = percent_decode(key).to_ascii_lowercase().replace('-', "_");
-    const EXACT: &[&str] = &["sig", "key", "auth", "pass", "pwd", "code", "session", "sessionid", "apikey"];
-    const PARTS: &[&str] = &[
-        "token",
-        "secret",
-        "passw",
-        "signature",
-        "credential",
-        "authorization",
-        "api_key",
-        "access_key",
-        "private_key",
-    ];
-    EXACT.contains(&key.as_str()) || PARTS.iter().any(|p| key.contains(p)) || key.ends_with("_sig")
+    SECRET_NAMES.contains(&key.as_str()) || SECRET_NAME_PARTS.iter().any(|p| key.contains(p)) || key.ends_with("_sig")
 }
 
 /// `%XX` decoded; an invalid escape or non-UTF-8 result is kept as written.

@@ -71,15 +71,15 @@ impl Git {
         commit(&gitops, &[("apps/web.yaml", DEPLOYMENT), ("apps/config.yaml", CONFIGMAP)], "workload");
         let platform = init(&root, "platform");
         commit(&platform, &[("base/cm.yaml", PLATFORM_CM)], "platform");
-        let http = HttpServer::start_with_auth(&root, Some(basic("user", URL_TOKEN)));
-        let https = Https::start(http.port);
-        let http2 = HttpServer::start_with_auth(&root, Some(basic("x-access-token", FILE_TOKEN)));
-        let https2 = Https::start(http2.port);
+        let by_url = HttpServer::start_with_auth(&root, Some(basic("user", URL_TOKEN)));
+        let by_url_tls = Https::start(by_url.port);
+        let by_file = HttpServer::start_with_auth(&root, Some(basic("x-access-token", FILE_TOKEN)));
+        let by_file_tls = Https::start(by_file.port);
         let ca = tmp.join("git-ca.pem");
         // one CA file trusted for both terminators
-        std::fs::write(&ca, format!("{}{}", https.ca_pem, https2.ca_pem)).unwrap();
+        std::fs::write(&ca, format!("{}{}", by_url_tls.ca_pem, by_file_tls.ca_pem)).unwrap();
         std::fs::write(tmp.join("git-token"), format!("{FILE_TOKEN}\n")).unwrap();
-        Self { gitops: (http, https), platform: (http2, https2), ca }
+        Self { gitops: (by_url, by_url_tls), platform: (by_file, by_file_tls), ca }
     }
 
     /// The gitops URL with the token in its userinfo.
@@ -202,6 +202,19 @@ fn the_cli_shows_repositories_without_their_credentials() {
     check("render --repo", &out, 0, &format!("rendered apps from {} at main", git.gitops_shown()));
     let out = run(&["render", "apps", "--repo", &broken, "--revision", "main", &cache_s, "--git-timeout", "5"], env);
     check("render --repo broken", &out, 2, "private_token=***");
+
+    // the mirrors are named by a hash of the URL, and gix keeps the URL out of their config
+    let mut files = vec![cache];
+    let mut mirrored = String::new();
+    while let Some(p) = files.pop() {
+        if p.is_dir() {
+            files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            mirrored.push_str(&p.display().to_string());
+            mirrored.push_str(&String::from_utf8_lossy(&std::fs::read(&p).unwrap()));
+        }
+    }
+    assert_clean("the Git cache", &mirrored);
 }
 
 #[test]
