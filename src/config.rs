@@ -169,8 +169,8 @@ pub struct Source {
     pub owner: Option<crate::model::ownership::Owner>,
 }
 
-/// A Git repository to read a source from.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A Git repository to read a source from. `Debug` masks the URL's credentials.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitSource {
     /// Clone URL or local path.
@@ -187,6 +187,19 @@ pub struct GitSource {
     /// File holding an HTTPS token.
     #[serde(default)]
     pub token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for GitSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // a token may sit in the URL's userinfo; tokenEnv and tokenFile are names, not tokens
+        f.debug_struct("GitSource")
+            .field("url", &crate::redact::url(&self.url))
+            .field("revision", &self.revision)
+            .field("interval", &self.interval)
+            .field("token_env", &self.token_env)
+            .field("token_file", &self.token_file)
+            .finish()
+    }
 }
 
 fn default_revision() -> String {
@@ -1108,6 +1121,15 @@ telemetry: {otlpEndpoint: "http://127.0.0.1:4317", otlpProtocol: grpc}
         assert!(err.contains("server.metricsAuth"), "{err}");
         let err = parse(&format!("{head}server: {{auth: anonymous}}\n")).unwrap_err().to_string();
         assert!(err.contains("anonymous"), "{err}");
+    }
+
+    /// Issue 14, finding 7: printing the config never shows a token from a URL.
+    #[test]
+    fn debug_masks_credentials_in_git_urls() {
+        let c = parse("apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: s\n    path: apps\n    git: {url: \"https://u:PLANTED@git.example.com/r.git\", tokenEnv: GIT_TOKEN}\n").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("PLANTED"), "{shown}");
+        assert!(shown.contains("https://***@git.example.com/r.git") && shown.contains("GIT_TOKEN"), "{shown}");
     }
 
     #[test]

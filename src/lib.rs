@@ -9,6 +9,7 @@
 //! - [`config`] is the typed, validated configuration file;
 //! - [`admission`] decides AdmissionReviews; [`server`] serves them, the status API and metrics;
 //! - [`access`] decides who may read the HTTP APIs (TokenReview, SubjectAccessReview);
+//! - [`redact`] takes credentials out of URLs before anything shows them;
 //! - [`heal`] plans self-heal actions; [`audit`] writes the event stream; [`telemetry`] traces;
 //! - [`cli`] is the command line, the only place that prints or exits.
 
@@ -27,6 +28,7 @@ pub mod git;
 pub mod heal;
 pub mod memory;
 pub mod model;
+pub mod redact;
 pub mod render;
 pub mod server;
 pub mod telemetry;

@@ -141,7 +141,8 @@ pub fn decide_unloaded(
         let each: Vec<String> = named
             .iter()
             .map(|(name, error)| match error {
-                Some(e) => format!("source {name}: {e}"),
+                // kubectl users see this; source errors come masked, masking again costs little
+                Some(e) => format!("source {name}: {}", crate::redact::text(e)),
                 None => format!("source {name}: not loaded yet"),
             })
             .collect();
@@ -570,8 +571,10 @@ fn message(
     let owner = match (src, marker) {
         (Some(s), _) => {
             let mut at = format!("source {} (path {}", s.name, s.info.path);
+            // kubectl users see this: the repository helps them find where to change Git, its
+            // credentials must not reach them (SourceInfo comes masked; masking is idempotent)
             if let Some(repo) = &s.info.repo {
-                let _ = write!(at, " in {repo}");
+                let _ = write!(at, " in {}", crate::redact::url(repo));
             }
             if let Some(rev) = &s.info.revision {
                 let _ = write!(at, " at {rev}");
@@ -643,6 +646,47 @@ mod tests {
         policy.live = Some(&Tracked);
         let seen = decide(&policy, &[], &parsed.request);
         assert!(!seen.response.allowed, "the live object is Argo CD's: {:?}", seen.outcome);
+    }
+
+    /// Issue 14, finding 7: kubectl users see the repository, never its credentials.
+    #[test]
+    fn messages_name_the_repository_without_its_credentials() {
+        let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u1", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"},
+            "resource": {"group": "", "version": "v1", "resource": "configmaps"},
+            "name": "c", "namespace": "demo", "operation": "DELETE",
+            "userInfo": {"username": "alice", "groups": []}}});
+        let req = super::super::review::parse(review.to_string().as_bytes()).unwrap().request;
+        let key = ResourceKey::new("", "ConfigMap", Some("demo"), "c");
+        let info = SourceInfo {
+            name: Some("shop".into()),
+            path: "apps".into(),
+            repo: Some("https://user:PLANTED@git.example.com/org/repo.git?private_token=PLANTED".into()),
+            revision: Some("main".into()),
+            commit: Some("0123456789abcdef".into()),
+        };
+        let objects = BTreeMap::new();
+        let view = SourceView { name: "shop", mode: None, rules: &[], objects: &objects, info: &info };
+        let text = message(&req, &key, Some(&view), None, &[]);
+        assert!(!text.contains("PLANTED"), "{text}");
+        assert!(
+            text.contains(
+                "(path apps in https://***@git.example.com/org/repo.git?private_token=*** at main, commit 0123456789ab)"
+            ),
+            "{text}"
+        );
+        let rules = vec![Rule::status()];
+        let policy = test_policy(&[], &rules);
+        let marked = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "demo",
+                "annotations": {"argocd.argoproj.io/tracking-id": "shop:/ConfigMap:demo/c"}}});
+        let mut req = req;
+        req.old_object = Some(marked);
+        let error = "https://user:PLANTED@h/r: fetch failed: error sending request for url (https://user:PLANTED@h/r/info/refs)";
+        let pending = vec![("shop".to_owned(), Some(error.to_owned()))];
+        let refused = decide_unloaded(&policy, true, &pending, None, &req);
+        let text = refused.status.unwrap().message;
+        assert!(!text.contains("PLANTED") && text.contains("source shop: https://***@h/r: fetch failed"), "{text}");
     }
 
     #[test]

@@ -171,7 +171,8 @@ impl Auditor {
                                     .spawn(move || run_delivery(&sh, &endpoint, batch, &st))?,
                             );
                             (
-                                format!("http:{}", c.url.as_deref().unwrap_or_default()),
+                                // the name is a metric label and appears in logs
+                                format!("http:{}", crate::redact::url(c.url.as_deref().unwrap_or_default())),
                                 Box::new(move |rx, st| run_spooler(&shared, &rx, &st)),
                             )
                         }

@@ -23,11 +23,21 @@ pub enum Delivery {
 }
 
 /// The endpoint and its client.
-#[derive(Debug)]
 pub struct Endpoint {
     url: String,
+    /// The URL with its credentials masked, for messages.
+    shown: String,
     client: reqwest::blocking::Client,
     token_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.shown)
+            .field("token_file", &self.token_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {
@@ -37,7 +47,8 @@ impl Endpoint {
         match reqwest::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             Ok(_) | Err(_) => {
-                return Err(io::Error::other(format!("audit http sink url {url:?}: not an http(s) URL")));
+                let shown = crate::redact::url(&url);
+                return Err(io::Error::other(format!("audit http sink url {shown:?}: not an http(s) URL")));
             }
         }
         let mut builder =
@@ -50,7 +61,7 @@ impl Endpoint {
             builder = builder.add_root_certificate(cert);
         }
         let client = builder.build().map_err(io::Error::other)?;
-        Ok(Self { url, client, token_file: config.bearer_token_file.clone() })
+        Ok(Self { shown: crate::redact::url(&url), url, client, token_file: config.bearer_token_file.clone() })
     }
 
     /// POSTs one batch.
@@ -76,8 +87,9 @@ impl Endpoint {
             }
         }
         match request.send() {
-            Ok(r) => classify(r.status().as_u16(), || format!("POST {}: HTTP {}", self.url, r.status())),
-            Err(e) => Delivery::Retry(format!("POST {}: {e}", self.url)),
+            Ok(r) => classify(r.status().as_u16(), || format!("POST {}: HTTP {}", self.shown, r.status())),
+            // reqwest's errors quote the URL as given, userinfo included
+            Err(e) => Delivery::Retry(format!("POST {}: {}", self.shown, crate::redact::text(&e.to_string()))),
         }
     }
 }

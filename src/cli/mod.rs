@@ -119,7 +119,8 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_OK)
         }
         Err(e) => {
-            eprintln!("error: {}", message(&e));
+            // errors from crates (reqwest, kube) may quote a URL with its credentials
+            eprintln!("error: {}", crate::redact::text(&message(&e)));
             ExitCode::from(EXIT_ERROR)
         }
     }

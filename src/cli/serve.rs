@@ -141,7 +141,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         Some(e) => eprintln!(
             "driftgate: exporting traces over OTLP {:?} to {}",
             e.protocol,
-            e.endpoint.as_deref().unwrap_or("the OTEL_EXPORTER_OTLP_* endpoint")
+            e.endpoint.as_deref().map_or_else(|| "the OTEL_EXPORTER_OTLP_* endpoint".to_owned(), crate::redact::url)
         ),
         None if tracing.disabled => eprintln!("driftgate: tracing is off (OTEL_SDK_DISABLED=true)"),
         None => {

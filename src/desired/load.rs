@@ -86,7 +86,12 @@ fn render_path_timed(
         timings.render = start.elapsed();
         return Ok((manifests?, info));
     };
-    let span = tracing::info_span!("git.fetch", repo = %remote.url, revision, commit = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "git.fetch",
+        repo = %crate::redact::url(&remote.url),
+        revision,
+        commit = tracing::field::Empty
+    );
     let start = Instant::now();
     let checkout = span.in_scope(|| git::checkout(remote, revision, &options.cache_dir, options.timeout));
     timings.fetch = Some(start.elapsed());
@@ -99,7 +104,8 @@ fn render_path_timed(
     let manifests = span.in_scope(|| render::render_in(&checkout, &inside, namespace));
     timings.render = start.elapsed();
     let manifests = manifests?;
-    info.repo = Some(remote.url.clone());
+    // the checkout's URL has its credentials masked: SourceInfo reaches every output
+    info.repo = Some(checkout.url().to_owned());
     info.revision = Some(revision.to_owned());
     info.commit = Some(checkout.commit());
     Ok((manifests, info))

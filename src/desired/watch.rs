@@ -72,7 +72,9 @@ pub fn refresh(config: &Config, name: &str, store: &Store, options: &GitOptions)
             Some(event)
         }
         Err(e) => {
-            let (error, stage) = (e.to_string(), e.stage());
+            // Git errors come masked; a render error may quote a URL from the repository itself
+            // (a kustomize remote resource), so every failure is masked once more here
+            let (error, stage) = (crate::redact::text(&e.to_string()), e.stage());
             let kept_commit = previous.and_then(|p| p.info.commit.clone());
             let repeated = previous.is_some_and(|p| p.error.as_deref() == Some(error.as_str()));
             store.fail(name, error.clone());

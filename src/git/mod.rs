@@ -4,6 +4,10 @@
 //! fetched incrementally; a local repository (a path, or a `file://` URL) is opened in place, so
 //! no `git` binary is ever needed. Files are read straight from the tree of the resolved commit,
 //! without a checkout, through [`SourceFs`].
+//!
+//! Every URL this module hands out (errors, [`Checkout::url`], `Debug`) has its credentials
+//! masked by [`crate::redact`], and every error text from gix is scrubbed of the URL's userinfo
+//! and of the token, so no caller can leak them by printing what it got from here.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -14,7 +18,8 @@ use thiserror::Error;
 
 use crate::render::fs::SourceFs;
 
-/// Why a Git source could not be read. Messages name the repository and never a token.
+/// Why a Git source could not be read. Messages name the repository (credentials masked) and
+/// never a token.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum GitError {
@@ -79,7 +84,7 @@ pub struct Remote {
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Remote")
-            .field("url", &self.url)
+            .field("url", &crate::redact::url(&self.url))
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
@@ -88,6 +93,7 @@ impl std::fmt::Debug for Remote {
 /// A resolved revision of a repository, readable as a filesystem.
 pub struct Checkout {
     repo: gix::Repository,
+    /// The URL with its credentials masked: the only form that leaves this module.
     url: String,
     revision: String,
     commit: gix::ObjectId,
@@ -124,26 +130,45 @@ fn local_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(url))
 }
 
+/// How a remote may be shown: its URL with credentials masked, and what to scrub from the texts
+/// of gix errors, which may quote the URL as configured or the token.
+struct Shown {
+    url: String,
+    secrets: Vec<String>,
+}
+
+impl Shown {
+    fn of(remote: &Remote) -> Self {
+        let mut secrets = crate::redact::userinfo_secrets(&remote.url);
+        secrets.extend(remote.token.iter().map(|t| t.trim().to_owned()));
+        Self { url: crate::redact::url(&remote.url), secrets }
+    }
+
+    fn message(&self, e: &dyn std::fmt::Display) -> String {
+        crate::redact::secrets(&e.to_string(), &self.secrets)
+    }
+}
+
 /// Opens (local) or mirrors and fetches (remote) a repository, then resolves `revision`.
 pub fn checkout(remote: &Remote, revision: &str, cache: &Path, timeout: Duration) -> Result<Checkout, GitError> {
-    let url = remote.url.clone();
-    let open_err = |e: &dyn std::fmt::Display| GitError::Open { url: url.clone(), message: e.to_string() };
-    let repo = if let Some(path) = local_path(&url) {
+    let shown = Shown::of(remote);
+    let open_err = |e: &dyn std::fmt::Display| GitError::Open { url: shown.url.clone(), message: shown.message(e) };
+    let repo = if let Some(path) = local_path(&remote.url) {
         gix::open(&path).map_err(|e| open_err(&e))?
     } else {
-        let mirror = mirror_dir(cache, &url);
+        let mirror = mirror_dir(cache, &remote.url);
         fetch(remote, &mirror, timeout)?;
         gix::open(&mirror).map_err(|e| open_err(&e))?
     };
-    let commit = resolve(&repo, &url, revision, local_path(&url).is_none())?;
-    let tree = repo
-        .find_commit(commit)
-        .and_then(|c| c.tree_id().map(gix::Id::detach))
-        .map_err(|e| GitError::Revision { url: url.clone(), revision: revision.to_owned(), message: e.to_string() })?;
-    Ok(Checkout { repo, url, revision: revision.to_owned(), commit, tree })
+    let commit = resolve(&repo, &shown, revision, local_path(&remote.url).is_none())?;
+    let tree = repo.find_commit(commit).and_then(|c| c.tree_id().map(gix::Id::detach)).map_err(|e| {
+        GitError::Revision { url: shown.url.clone(), revision: revision.to_owned(), message: shown.message(&e) }
+    })?;
+    Ok(Checkout { repo, url: shown.url, revision: revision.to_owned(), commit, tree })
 }
 
-/// One bare mirror per URL, named by a hash of the URL.
+/// One bare mirror per URL as configured (credentials included, since they may change what is
+/// readable), named by a hash of it so that the folder name reveals nothing.
 fn mirror_dir(cache: &Path, url: &str) -> PathBuf {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(url.as_bytes());
@@ -154,7 +179,7 @@ fn mirror_dir(cache: &Path, url: &str) -> PathBuf {
 /// Fetches every branch and tag, forced, so that force-pushed branches are followed. Runs on a
 /// worker thread so that a server that never answers cannot hold the caller past `timeout`.
 fn fetch(remote: &Remote, mirror: &Path, timeout: Duration) -> Result<(), GitError> {
-    let url = remote.url.clone();
+    let shown = Shown::of(remote);
     let (tx, rx) = mpsc::channel();
     let interrupt = Arc::new(AtomicBool::new(false));
     let worker_interrupt = Arc::clone(&interrupt);
@@ -164,19 +189,19 @@ fn fetch(remote: &Remote, mirror: &Path, timeout: Duration) -> Result<(), GitErr
         let _ = tx.send(fetch_blocking(&remote, &mirror, timeout, &worker_interrupt));
     });
     if let Err(e) = spawned {
-        return Err(GitError::Fetch { url, message: e.to_string() });
+        return Err(GitError::Fetch { message: shown.message(&e), url: shown.url });
     }
     if let Ok(result) = rx.recv_timeout(timeout) {
         return result;
     }
     // the worker may be stuck in a connect; it stops at its next interrupt check or I/O error
     interrupt.store(true, std::sync::atomic::Ordering::Relaxed);
-    Err(GitError::Timeout { url, timeout })
+    Err(GitError::Timeout { url: shown.url, timeout })
 }
 
 fn fetch_blocking(remote: &Remote, mirror: &Path, timeout: Duration, interrupt: &AtomicBool) -> Result<(), GitError> {
-    let url = remote.url.clone();
-    let err = |e: &dyn std::fmt::Display| GitError::Fetch { url: url.clone(), message: e.to_string() };
+    let shown = Shown::of(remote);
+    let err = |e: &dyn std::fmt::Display| GitError::Fetch { url: shown.url.clone(), message: shown.message(e) };
     let mut repo = if mirror.join("HEAD").is_file() {
         gix::open(mirror).map_err(|e| err(&e))?
     } else {
@@ -196,7 +221,7 @@ fn fetch_blocking(remote: &Remote, mirror: &Path, timeout: Duration, interrupt: 
     }
     let specs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", "+HEAD:refs/remotes/origin/HEAD"];
     let connection = repo
-        .remote_at(url.as_str())
+        .remote_at(remote.url.as_str())
         .and_then(|r| r.with_refspecs(specs, gix::remote::Direction::Fetch))
         .map_err(|e| err(&e))?;
     connection
@@ -210,18 +235,15 @@ fn fetch_blocking(remote: &Remote, mirror: &Path, timeout: Duration, interrupt: 
 }
 
 /// Resolves a branch, tag, commit (full or abbreviated) or `HEAD` to a commit.
-fn resolve(repo: &gix::Repository, url: &str, revision: &str, mirror: bool) -> Result<gix::ObjectId, GitError> {
+fn resolve(repo: &gix::Repository, shown: &Shown, revision: &str, mirror: bool) -> Result<gix::ObjectId, GitError> {
     let spec = if mirror && revision == "HEAD" { "refs/remotes/origin/HEAD" } else { revision };
-    let id = repo.rev_parse_single(spec).map_err(|e| GitError::Revision {
-        url: url.to_owned(),
+    let err = |e: &dyn std::fmt::Display| GitError::Revision {
+        url: shown.url.clone(),
         revision: revision.to_owned(),
-        message: e.to_string(),
-    })?;
-    let commit = id.object().and_then(gix::Object::peel_to_commit).map_err(|e| GitError::Revision {
-        url: url.to_owned(),
-        revision: revision.to_owned(),
-        message: e.to_string(),
-    })?;
+        message: shown.message(e),
+    };
+    let id = repo.rev_parse_single(spec).map_err(|e| err(&e))?;
+    let commit = id.object().and_then(gix::Object::peel_to_commit).map_err(|e| err(&e))?;
     Ok(commit.id)
 }
 
@@ -236,7 +258,7 @@ impl Checkout {
         &self.revision
     }
 
-    /// The repository URL or path.
+    /// The repository URL (credentials masked) or path.
     pub fn url(&self) -> &str {
         &self.url
     }

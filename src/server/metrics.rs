@@ -68,7 +68,7 @@ pub struct ResultLabel {
 /// Labels of audit sink metrics.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SinkLabel {
-    /// `stdout`, `file:PATH`, `http:URL`, `kubernetesEvents`.
+    /// `stdout`, `file:PATH`, `http:URL` (credentials masked), `kubernetesEvents`.
     pub sink: String,
 }
 

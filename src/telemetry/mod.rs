@@ -120,8 +120,8 @@ pub fn init(settings: &Settings) -> Result<Tracing, TelemetryError> {
     let export = export(settings, |k| std::env::var(k).ok());
     let mut builder = SdkTracerProvider::builder().with_resource(resource(settings));
     if let Some(e) = &export {
-        let where_ = e.endpoint.clone().unwrap_or_else(|| "OTEL_EXPORTER_OTLP_*".to_owned());
-        let fail = |m: String| TelemetryError::Exporter { endpoint: where_.clone(), message: m };
+        let where_ = e.endpoint.as_deref().map_or_else(|| "OTEL_EXPORTER_OTLP_*".to_owned(), crate::redact::url);
+        let fail = |m: String| TelemetryError::Exporter { endpoint: where_.clone(), message: crate::redact::text(&m) };
         let exporter = match e.protocol {
             OtlpProtocol::Grpc => {
                 let mut b = SpanExporter::builder().with_tonic();
