@@ -269,3 +269,49 @@ fn sigterm_exits_even_while_a_source_never_loads() {
     assert_eq!(server.terminate(), Some(0));
     assert!(start.elapsed() < Duration::from_secs(15), "{:?}", start.elapsed());
 }
+
+/// A review that cannot be decided within half the webhook timeout is answered as
+/// `failurePolicy` says, in time, and health checks are answered meanwhile.
+#[test]
+fn a_decision_over_its_budget_is_answered_in_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = certs(tmp.path());
+    let config = tmp.path().join("tight.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: driftgate.dev/v1alpha1\nkind: Config\nsources:\n  - name: guestbook\n    path: {}\n    namespace: demo\nadmission:\n  mode: enforce\n  webhook: {{timeoutSeconds: 1}}\n",
+            support::fixtures().join("guestbook-git").display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&[&format!("--config={}", config.display())], tmp.path());
+    server.wait_for("desired state loaded");
+    let cfg = client(&[&ca]);
+    let mut review = support::review("005");
+    let containers = &mut review["request"]["object"]["spec"]["template"]["spec"]["containers"];
+    containers[0]["ports"] = (0..100_000).map(|i| json!({"containerPort": 10_000 + i, "protocol": "TCP"})).collect();
+    let body = serde_json::to_vec(&review).unwrap();
+    let port = server.port;
+    let health = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        let status = request(&cfg, port, "GET", "/healthz", b"", "HTTP/1.1").unwrap().status;
+        (status, start.elapsed())
+    });
+    let cfg = client(&[&ca]);
+    let start = Instant::now();
+    let a = request(&cfg, port, "POST", "/validate", &body, "HTTP/1.1").unwrap();
+    let took = start.elapsed();
+    let json: Value = serde_json::from_slice(&a.body).unwrap();
+    assert_eq!(json["response"]["allowed"], false, "failurePolicy closed: {json}");
+    assert_eq!(json["response"]["status"]["code"], 503);
+    let message = json["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.contains("could not be decided within 500ms"), "{message}");
+    // the budget runs from the request's arrival; sending 4.5 MB through this unoptimised
+    // build's TLS adds the rest
+    assert!(took < Duration::from_secs(2), "answered about when the budget ran out: {took:?}");
+    let (status, health_took) = health.join().unwrap();
+    assert_eq!(status, 200);
+    assert!(health_took < Duration::from_millis(300), "health checks are not held up: {health_took:?}");
+}

@@ -171,6 +171,24 @@ pub fn decide_unloaded(
     r
 }
 
+/// The answer to a review that could not be decided within `budget`: refused with 503 when
+/// `closed` (`admission.failurePolicy: closed`), else allowed with a warning. Either way it says
+/// why, so the user can retry or look at driftgate.
+pub fn over_budget(uid: &str, closed: bool, budget: std::time::Duration) -> Response {
+    let why = format!("driftgate: this review could not be decided within {budget:?} (an unusually large object?)");
+    let mut r = Response { uid: uid.to_owned(), allowed: !closed, ..Response::default() };
+    if closed {
+        r.status = Some(Status {
+            code: 503,
+            message: format!("{why}; refused (failurePolicy closed), retry shortly"),
+            reason: Some("ServiceUnavailable".into()),
+        });
+    } else {
+        r.warnings.push(format!("{why}; allowed unchecked (failurePolicy open)"));
+    }
+    r
+}
+
 /// Decides one request.
 pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) -> Verdict {
     let mut verdict = Verdict {

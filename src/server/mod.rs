@@ -69,6 +69,16 @@ pub struct AppState {
     guard: Arc<limits::Guard>,
     /// How long an answer waits for its audit event to be confirmed.
     confirm_budget: Duration,
+    /// How long a decision may take before the review is answered as `failurePolicy` says.
+    decision_budget: Duration,
+    /// Decisions running at once, on the blocking pool.
+    decisions: Arc<tokio::sync::Semaphore>,
+}
+
+/// How long one decision may take: half the API server's webhook timeout, the other half being
+/// the audit confirmation's (see [`confirm_budget`]) and the network's.
+pub fn decision_budget(webhook_timeout_seconds: u8) -> Duration {
+    Duration::from_secs(u64::from(webhook_timeout_seconds)) / 2
 }
 
 /// How long an admission answer waits for the audit sinks to confirm its event: 2 s, or half the
@@ -92,6 +102,7 @@ impl AppState {
         let base_rules = config.rules(None)?;
         let field_managers = config.reconcilers.all_field_managers();
         let confirm_budget = confirm_budget(config.admission.webhook.timeout_seconds);
+        let config_timeout = config.admission.webhook.timeout_seconds;
         Ok(Self {
             config,
             store,
@@ -110,6 +121,10 @@ impl AppState {
             gate: auth::Gate::default(),
             guard: limits::Guard::new(DEFAULT_LIMITS),
             confirm_budget,
+            decision_budget: decision_budget(config_timeout),
+            decisions: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get) * 2,
+            )),
         })
     }
 
@@ -429,31 +444,38 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
         verdict = tracing::field::Empty,
     );
     telemetry::adopt_parent(&span, &headers);
-    let (answer, confirmation) = span.in_scope(|| {
-        let parsed = match review::parse(&body) {
-            Ok(p) => p,
-            Err(e) => {
-                state.metrics.count_admission("bad_request", "", "", &|_| false);
-                span.record("verdict", "bad_request");
-                return (json_error(StatusCode::BAD_REQUEST, &e.to_string()), None);
-            }
-        };
-        let req = &parsed.request;
-        span.record("operation", req.operation.as_str());
-        span.record("kind", req.kind.kind.as_str());
-        span.record("user", req.user_info.username.as_str());
-        let (response, label, confirmation) = if state.loaded.load(Ordering::Acquire) {
-            decide_now(&state, req, &span)
-        } else {
-            let (response, label) = not_ready(&state, req);
-            (response, label, None)
-        };
-        span.record("verdict", label);
-        let kinds = state.kinds.read().map(|k| Arc::clone(&k)).unwrap_or_default();
-        state.metrics.count_admission(label, &req.operation, &req.kind.kind, &|k| kinds.contains(k));
-        let answer = axum::Json(review::respond(&parsed.api_version, &response)).into_response();
-        (answer, confirmation.map(|c| (req.uid.clone(), c)))
-    });
+    let parsed = match span.in_scope(|| review::parse(&body)) {
+        Ok(p) => p,
+        Err(e) => {
+            state.metrics.count_admission("bad_request", "", "", &|_| false);
+            span.record("verdict", "bad_request");
+            return json_error(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    drop(body);
+    let (uid, api_version) = (parsed.request.uid.clone(), parsed.api_version.clone());
+    // the decision runs on the blocking pool, a few at a time, within a budget below the API
+    // server's timeout: a huge review can neither stall the async workers (health checks, other
+    // reviews) nor outlive the API server's wait without an answer it chose
+    let budget = state.decision_budget;
+    // counted from the request's arrival: parsing is part of what the API server waits for
+    let deadline = tokio::time::Instant::from_std(start) + budget;
+    let decided = tokio::time::timeout_at(deadline, async {
+        let _slot = Arc::clone(&state.decisions).acquire_owned().await.ok()?;
+        let (st, sp) = (Arc::clone(&state), span.clone());
+        tokio::task::spawn_blocking(move || sp.in_scope(|| decide_request(&st, &parsed, &sp))).await.ok()
+    })
+    .await;
+    let (answer, confirmation) = if let Ok(Some(done)) = decided {
+        done
+    } else {
+        span.record("verdict", "over_budget");
+        state.metrics.count_admission("over_budget", "", "", &|_| false);
+        let closed = state.config.admission.failure_policy == FailurePolicy::Closed;
+        let response = decide::over_budget(&uid, closed, budget);
+        eprintln!("driftgate: review {uid} was not decided within {budget:?}; answered as failurePolicy says");
+        (axum::Json(review::respond(&api_version, &response)).into_response(), None)
+    };
     // a verdict with an audit event leaves once the sinks hold the event (docs/audit.md,
     // "Durability"); past the budget it leaves all the same, counted and logged
     if let Some((uid, confirmation)) = confirmation {
@@ -468,6 +490,29 @@ async fn validate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: 
     }
     state.metrics.latency.observe(start.elapsed().as_secs_f64());
     answer
+}
+
+/// A parsed review decided: the answer, and the confirmation its audit event awaits.
+fn decide_request(
+    state: &AppState,
+    parsed: &review::Review,
+    span: &tracing::Span,
+) -> (Response, Option<(String, crate::audit::Confirmation)>) {
+    let req = &parsed.request;
+    span.record("operation", req.operation.as_str());
+    span.record("kind", req.kind.kind.as_str());
+    span.record("user", req.user_info.username.as_str());
+    let (response, label, confirmation) = if state.loaded.load(Ordering::Acquire) {
+        decide_now(state, req, span)
+    } else {
+        let (response, label) = not_ready(state, req);
+        (response, label, None)
+    };
+    span.record("verdict", label);
+    let kinds = state.kinds.read().map(|k| Arc::clone(&k)).unwrap_or_default();
+    state.metrics.count_admission(label, &req.operation, &req.kind.kind, &|k| kinds.contains(k));
+    let answer = axum::Json(review::respond(&parsed.api_version, &response)).into_response();
+    (answer, confirmation.map(|c| (req.uid.clone(), c)))
 }
 
 fn not_ready(state: &AppState, req: &review::Request) -> (ReviewResponse, &'static str) {
