@@ -239,12 +239,20 @@ fn sigterm_under_keep_alive_load_loses_no_request() {
         std::thread::sleep(Duration::from_millis(20));
     }
     removed.store(true, Ordering::Release);
+    // during the drain delay a request is still answered, and asks its client to close
+    let mut late = KeepAlive::connect(&cfg, server.port).unwrap();
+    assert_eq!(late.send("POST", "/validate", &body).unwrap().0, 200);
+    assert!(late.closing, "a draining response says Connection: close");
     for w in workers {
         w.join().unwrap();
     }
     assert!(sent.load(Ordering::Relaxed) > at, "load ran through the shutdown");
     assert_eq!(failed.load(Ordering::Relaxed), 0, "of {} requests", sent.load(Ordering::Relaxed));
-    assert!(closes.load(Ordering::Relaxed) > 0, "draining responses asked clients to close");
+    eprintln!(
+        "{} requests, {} reconnections after Connection: close",
+        sent.load(Ordering::Relaxed),
+        closes.load(Ordering::Relaxed)
+    );
     assert_eq!(server.wait_exit(), Some(0));
 }
 
