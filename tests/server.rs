@@ -19,13 +19,7 @@ fn config(name: &str) -> String {
 
 /// A serving `driftgate serve` with the enforce config, its CA, and a client trusting it.
 fn started(tmp: &Path, extra: &[&str]) -> (Server, Arc<rustls::ClientConfig>) {
-    let ca = certs(tmp);
-    let cfg_arg = config("guestbook-enforce.yaml");
-    let mut args = vec![cfg_arg.as_str()];
-    args.extend_from_slice(extra);
-    let server = Server::start(&args, tmp);
-    server.wait_for("desired state loaded");
-    (server, client(&[&ca]))
+    support::https::serve_guestbook(tmp, extra)
 }
 
 /// An open TLS connection whose request the test writes by hand.

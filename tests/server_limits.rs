@@ -15,13 +15,7 @@ use serde_json::{Value, json};
 use support::https::{KeepAlive, Server, certs, client, request};
 
 fn started(tmp: &Path, extra: &[&str]) -> (Server, Arc<rustls::ClientConfig>) {
-    let ca = certs(tmp);
-    let config = format!("--config={}", support::fixtures().join("configs/guestbook-enforce.yaml").display());
-    let mut args = vec![config.as_str()];
-    args.extend_from_slice(extra);
-    let server = Server::start(&args, tmp);
-    server.wait_for("desired state loaded");
-    (server, client(&[&ca]))
+    support::https::serve_guestbook(tmp, extra)
 }
 
 fn tls_to(
@@ -51,10 +45,25 @@ fn metric(cfg: &Arc<rustls::ClientConfig>, port: u16, name: &str) -> String {
     text.lines().filter(|l| l.starts_with(name)).collect::<Vec<_>>().join("\n")
 }
 
+/// Raises this process's soft limit of open files to its hard limit (no privilege needed), so
+/// that the test and the server it starts can hold 2,300 connections on a machine whose default
+/// soft limit is 1,024. The server inherits it.
+fn raise_open_files_limit() {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let hard =
+        limits.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(4)).unwrap();
+    let status = std::process::Command::new("prlimit")
+        .args(["--pid", &std::process::id().to_string(), &format!("--nofile={hard}:{hard}")])
+        .status()
+        .unwrap();
+    assert!(status.success(), "prlimit could not raise the open files limit to {hard}");
+}
+
 /// 2,000 idle TLS connections and 300 uploads stalled half-way leave every legitimate review
 /// answered, with the server's memory bounded; the stalled uploads are cut off with 408.
 #[test]
 fn idle_and_stalled_clients_leave_reviews_answered() {
+    raise_open_files_limit();
     let tmp = tempfile::tempdir().unwrap();
     let (server, cfg) = started(tmp.path(), &["--request-timeout=60", "--body-timeout=4"]);
     let before = rss_kib(server.pid());

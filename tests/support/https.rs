@@ -296,6 +296,18 @@ impl Drop for Server {
     }
 }
 
+/// `driftgate serve` with the guestbook enforce config (tests/fixtures/configs) and `extra`
+/// flags, once it decides reviews; with a client trusting its CA.
+pub fn serve_guestbook(tmp: &Path, extra: &[&str]) -> (Server, Arc<rustls::ClientConfig>) {
+    let ca = certs(tmp);
+    let config = format!("--config={}", super::fixtures().join("configs/guestbook-enforce.yaml").display());
+    let mut args = vec![config.as_str()];
+    args.extend_from_slice(extra);
+    let server = Server::start(&args, tmp);
+    server.wait_for("desired state loaded");
+    (server, client(&[&ca]))
+}
+
 /// Writes a CA and a serving certificate for localhost/127.0.0.1 into `dir` with `driftgate certs`.
 pub fn certs(dir: &Path) -> PathBuf {
     let status = Command::new(super::bin())
