@@ -196,9 +196,8 @@ fn make(
                 .map(|(k, v)| (k.clone(), Value::String(wrapped_base64(v.as_bytes()))))
                 .chain(data.binary.iter().map(|(k, v)| (k.clone(), Value::String(wrapped_base64(v)))))
                 .collect();
-            if !encoded.is_empty() {
-                map.insert("data".into(), Value::Object(encoded));
-            }
+            // kustomize writes `data: {}` for a Secret with no entries (and hashes it so)
+            map.insert("data".into(), Value::Object(encoded));
             map.insert("type".into(), Value::String(g.secret_type.clone().unwrap_or_else(|| "Opaque".into())));
         } else {
             if !data.text.is_empty() {

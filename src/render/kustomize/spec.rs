@@ -17,42 +17,42 @@ pub struct Kustomization {
     pub api_version: Option<String>,
     pub kind: Option<String>,
     pub metadata: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub resources: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub bases: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub components: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub crds: Vec<String>,
     pub namespace: Option<String>,
     pub name_prefix: Option<String>,
     pub name_suffix: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub common_labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub labels: Vec<Labels>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub common_annotations: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub images: Vec<Image>,
     /// The deprecated name of `images`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub image_tags: Vec<Image>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub replicas: Vec<Replica>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub patches: Vec<Patch>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub patches_strategic_merge: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub patches_json6902: Vec<Patch>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub config_map_generator: Vec<Generator>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub secret_generator: Vec<Generator>,
     pub generator_options: Option<GeneratorOptions>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     pub replacements: Vec<ReplacementEntry>,
     pub sort_options: Option<SortOptions>,
     // parsed only to be refused by name
@@ -66,6 +66,16 @@ pub struct Kustomization {
     pub configurations: Option<Value>,
     pub openapi: Option<Value>,
     pub build_metadata: Option<Value>,
+}
+
+/// A field written with no value (every entry commented out) is null in YAML; kustomize reads
+/// it as empty, and so does driftgate.
+fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Kustomization {
