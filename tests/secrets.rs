@@ -304,34 +304,13 @@ fn serve_writes_no_credentials_to_any_channel() {
     let metrics =
         String::from_utf8(request(&tls, server.port, "GET", "/metrics", b"", "HTTP/1.1").unwrap().body).unwrap();
     assert!(metrics.contains("sink=\"http:http://***@127.0.0.1:"), "sink labels are masked");
-    let cli_status = run(
-        &[
-            "status",
-            "--server",
-            &format!("https://localhost:{}", server.port),
-            "--ca",
-            &ca.display().to_string(),
-            "--token",
-            ADMIN_TOKEN,
-            "-o",
-            "wide",
-        ],
-        &[],
-    );
-    let cli_json = run(
-        &[
-            "status",
-            "--server",
-            &format!("https://localhost:{}", server.port),
-            "--ca",
-            &ca.display().to_string(),
-            "--token",
-            ADMIN_TOKEN,
-            "-o",
-            "json",
-        ],
-        &[],
-    );
+    let status_as = |format: &str| {
+        let server_url = format!("https://localhost:{}", server.port);
+        let ca = ca.display().to_string();
+        run(&["status", "--server", &server_url, "--ca", &ca, "--token", ADMIN_TOKEN, "-o", format], &[])
+    };
+    let cli_status = status_as("wide");
+    let cli_json = status_as("json");
     let kube = serde_json::to_string(&api.list("Event", Some("demo"))).unwrap();
     let stdout = server.events.lock().unwrap().join("\n");
     let stderr = server.log.lock().unwrap().join("\n");

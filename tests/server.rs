@@ -22,18 +22,7 @@ fn started(tmp: &Path, extra: &[&str]) -> (Server, Arc<rustls::ClientConfig>) {
     support::https::serve_guestbook(tmp, extra)
 }
 
-/// An open TLS connection whose request the test writes by hand.
-fn raw_tls(
-    cfg: &Arc<rustls::ClientConfig>,
-    port: u16,
-) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
-    let conn =
-        rustls::ClientConnection::new(Arc::clone(cfg), rustls::pki_types::ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    rustls::StreamOwned::new(conn, stream)
-}
+use support::https::tls_stream as raw_tls;
 
 fn validate(cfg: &Arc<rustls::ClientConfig>, port: u16, body: &[u8]) -> (u16, Value) {
     let a = request(cfg, port, "POST", "/validate", body, "HTTP/1.1").unwrap();

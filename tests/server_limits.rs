@@ -6,7 +6,6 @@
 mod support;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,22 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::https::{KeepAlive, Server, certs, client, request};
 
-fn started(tmp: &Path, extra: &[&str]) -> (Server, Arc<rustls::ClientConfig>) {
-    support::https::serve_guestbook(tmp, extra)
-}
-
-fn tls_to(
-    cfg: &Arc<rustls::ClientConfig>,
-    port: u16,
-) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
-    let conn =
-        rustls::ClientConnection::new(Arc::clone(cfg), rustls::pki_types::ServerName::try_from("localhost").unwrap())
-            .unwrap();
-    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut tls = rustls::StreamOwned::new(conn, stream);
-    tls.conn.complete_io(&mut tls.sock).unwrap();
-    tls
-}
+use support::https::{serve_guestbook as started, tls_stream as tls_to};
 
 fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

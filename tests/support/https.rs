@@ -116,6 +116,20 @@ fn send(
     Ok(Answer { status, body, peer, head })
 }
 
+/// A TLS connection to the server, handshake done, reads timing out after 10 s: for requests a
+/// test writes by hand.
+pub fn tls_stream(
+    config: &Arc<rustls::ClientConfig>,
+    port: u16,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let conn = rustls::ClientConnection::new(Arc::clone(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, stream);
+    tls.conn.complete_io(&mut tls.sock).unwrap();
+    tls
+}
+
 /// One keep-alive HTTP/1.1 connection over TLS: requests are sent on it one after another until
 /// the server says `Connection: close` or closes it.
 pub struct KeepAlive {
