@@ -16,6 +16,10 @@ use driftgate::model::load::{Manifest, Origin};
 use driftgate::model::{Declared, ResourceKey};
 use serde_json::{Value, json};
 
+// the binary's allocator, so that the figures are the binary's
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

@@ -3,15 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::hash::Hasher as _;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 use serde_json::Value;
 
 use super::remembered::Remembered;
 use super::review::{Request, Response, Status};
 use crate::config::Mode;
-use crate::diff::compare::{self, Context};
+use crate::diff::compare::{self, Context, Difference};
 use crate::diff::ignore::{Applicable, RESTARTED_AT, Rule};
 use crate::diff::managed_fields::ManagedFields;
+use crate::diff::path::{FieldPath, Seg};
 use crate::diff::report::{self, Settings, SourceInfo, copy_if_needed};
 use crate::model::ownership::{self, Marker};
 use crate::model::scope::Scopes;
@@ -256,20 +260,20 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
         verdict.outcome = Outcome::RolloutRestart;
         return verdict;
     }
-    let paths = match (req.operation.as_str(), managed) {
-        ("DELETE", _) => Some(Vec::new()),
+    let departing = match (req.operation.as_str(), managed) {
+        ("DELETE", _) => Some(Departing::default()),
         ("CREATE", Some((src, want))) => {
-            let drift = drift_paths(policy, src, &key, &want.object(), req.object.as_ref());
-            (!drift.is_empty()).then_some(drift)
+            let drift = drift_differences(policy, src, &key, &want.object(), req.object.as_ref());
+            Departing::of(drift.iter().map(|d| &d.path))
         }
-        ("CREATE", None) => Some(vec!["(the whole object)".to_owned()]),
+        ("CREATE", None) => Some(Departing { paths: vec!["(the whole object)".to_owned()], total: 1 }),
         ("UPDATE", m) if scale => scale_paths(policy, m, &key, req),
         ("UPDATE", m) => update_paths(policy, m, &key, req),
         _ => None,
     };
-    let Some(mut paths) = paths else { return allow(verdict, "no change departs from Git") };
+    let Some(departing) = departing else { return allow(verdict, "no change departs from Git") };
     let mode = managed.and_then(|(s, _)| s.mode).unwrap_or(policy.mode);
-    let mut message = message(req, &key, managed.map(|(s, _)| s), marker.as_ref(), &paths);
+    let mut message = message(req, &key, managed.map(|(s, _)| s), marker.as_ref(), &departing);
     match glass {
         Glass::Refused(why) => {
             let _ = write!(message, " Break-glass refused: {why}.");
@@ -288,17 +292,16 @@ pub fn decide(policy: &Policy<'_>, sources: &[SourceView<'_>], req: &Request) ->
             verdict.response.allowed = false;
             verdict.response.status =
                 Some(Status { code: 403, message: message.clone(), reason: Some("Forbidden".into()) });
-            annotate(&mut verdict.response, &paths, verdict.source.as_deref());
+            annotate(&mut verdict.response, &departing, verdict.source.as_deref());
         }
         Mode::Warn => {
             verdict.response.warnings.push(message.clone());
-            annotate(&mut verdict.response, &paths, verdict.source.as_deref());
+            annotate(&mut verdict.response, &departing, verdict.source.as_deref());
         }
         Mode::Audit => {}
     }
     // the audit event keeps the first paths; the message says how many there were
-    paths.truncate(MAX_RECORDED_PATHS);
-    verdict.outcome = Outcome::Violation { mode, paths, message };
+    verdict.outcome = Outcome::Violation { mode, paths: departing.paths, message };
     verdict
 }
 
@@ -345,17 +348,39 @@ pub const MAX_SHOWN_PATHS: usize = 10;
 /// Paths kept in a violation's audit event.
 pub const MAX_RECORDED_PATHS: usize = 1000;
 
+/// The paths where a request departs from Git: the first [`MAX_RECORDED_PATHS`] written out,
+/// and how many there are. Only those are formatted: a review may depart at 30,000 paths.
+#[derive(Debug, Default)]
+struct Departing {
+    paths: Vec<String>,
+    total: usize,
+}
+
+impl Departing {
+    /// `None` when there are no paths.
+    fn of<'p>(paths: impl Iterator<Item = &'p FieldPath>) -> Option<Self> {
+        let mut d = Self::default();
+        for p in paths {
+            if d.paths.len() < MAX_RECORDED_PATHS {
+                d.paths.push(p.to_string());
+            }
+            d.total += 1;
+        }
+        (d.total > 0).then_some(d)
+    }
+}
+
 /// The first [`MAX_SHOWN_PATHS`] paths, then how many more.
-fn shown(paths: &[String]) -> String {
-    let mut text = paths.iter().take(MAX_SHOWN_PATHS).map(String::as_str).collect::<Vec<_>>().join(", ");
-    if paths.len() > MAX_SHOWN_PATHS {
-        let _ = write!(text, " and {} more paths", paths.len() - MAX_SHOWN_PATHS);
+fn shown(departing: &Departing) -> String {
+    let mut text = departing.paths.iter().take(MAX_SHOWN_PATHS).map(String::as_str).collect::<Vec<_>>().join(", ");
+    if departing.total > MAX_SHOWN_PATHS {
+        let _ = write!(text, " and {} more paths", departing.total - MAX_SHOWN_PATHS);
     }
     text
 }
 
-fn annotate(r: &mut Response, paths: &[String], source: Option<&str>) {
-    let what = if paths.is_empty() { "delete".to_owned() } else { shown(paths) };
+fn annotate(r: &mut Response, departing: &Departing, source: Option<&str>) {
+    let what = if departing.total == 0 { "delete".to_owned() } else { shown(departing) };
     r.audit_annotations.insert("driftgate.dev/violation".into(), what);
     if let Some(s) = source {
         r.audit_annotations.insert("driftgate.dev/source".into(), s.to_owned());
@@ -435,25 +460,25 @@ fn target<'s, 'a>(sources: &'s [SourceView<'a>], req: &Request, scale: bool) -> 
     Some((key, managed))
 }
 
-/// Paths where `obj` departs from Git under the source's rules.
-fn drift_paths(
+/// Where `obj` departs from Git under the source's rules.
+fn drift_differences(
     policy: &Policy<'_>,
     src: &SourceView<'_>,
     key: &ResourceKey,
     desired: &Value,
     obj: Option<&Value>,
-) -> Vec<String> {
+) -> Vec<Difference> {
     let Some(obj) = obj else { return Vec::new() };
     let settings =
         Settings { rules: src.rules, reconcilers: policy.field_managers, instance_label: policy.instance_label };
     // the request's managedFields are what its client chose (`--field-manager=argocd-controller`):
     // they never say who is asking, so the object is judged without them, as a person's change
     let obj = without_managed_fields(obj);
-    report::drift_paths(key, desired, &obj, settings)
+    report::drift_differences(key, desired, &obj, settings)
 }
 
 /// A scale request: the new replica count against Git's, under the parent's rules.
-fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey, req: &Request) -> Option<Vec<String>> {
+fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey, req: &Request) -> Option<Departing> {
     // a Scale of 0 arrives as `spec: {}`: Kubernetes omits a zero `replicas`
     let replicas =
         |o: Option<&Value>| o.map(|o| o.pointer("/spec/replicas").cloned().unwrap_or_else(|| Value::from(0)));
@@ -461,7 +486,7 @@ fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey,
     if old == new {
         return None;
     }
-    let Some((src, want)) = managed else { return Some(vec!["spec.replicas".into()]) };
+    let Some((src, want)) = managed else { return Some(Departing { paths: vec!["spec.replicas".into()], total: 1 }) };
     let desired = want.object();
     let mut after = desired.clone();
     if let (Some(slot), Some(n)) = (after.pointer_mut("/spec/replicas"), new.clone()) {
@@ -469,32 +494,26 @@ fn scale_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey,
     } else if let (Some(spec), Some(n)) = (after.get_mut("spec").and_then(Value::as_object_mut), new) {
         spec.insert("replicas".into(), n);
     }
-    let drift = drift_paths(policy, src, key, &desired, Some(&after));
-    (!drift.is_empty()).then_some(drift)
+    let drift = drift_differences(policy, src, key, &desired, Some(&after));
+    Departing::of(drift.iter().map(|d| &d.path))
 }
 
 /// An update: what changed, and which of the changes leave the object departing from Git.
-fn update_paths(
-    policy: &Policy<'_>,
-    managed: Managed<'_, '_>,
-    key: &ResourceKey,
-    req: &Request,
-) -> Option<Vec<String>> {
+fn update_paths(policy: &Policy<'_>, managed: Managed<'_, '_>, key: &ResourceKey, req: &Request) -> Option<Departing> {
     let (Some(old), Some(new)) = (req.old_object.as_ref(), req.object.as_ref()) else { return None };
     let changed = changes(policy, key, old, new);
     if changed.is_empty() {
         return None;
     }
-    let departing: Vec<String> = match managed {
+    match managed {
         Some((src, want)) => {
-            let drift = drift_paths(policy, src, key, &want.object(), Some(new));
+            let drift = drift_differences(policy, src, key, &want.object(), Some(new));
             let changed = Changed::new(&changed);
-            drift.into_iter().filter(|d| changed.overlaps(d)).collect()
+            Departing::of(drift.iter().map(|d| &d.path).filter(|d| changed.overlaps(d)))
         }
         // managed by identity only: every change that no rule ignores is a reconciler's to make
-        None => changed,
-    };
-    (!departing.is_empty()).then_some(departing)
+        None => Departing::of(changed.iter()),
+    }
 }
 
 /// The object without `metadata.managedFields`.
@@ -510,7 +529,7 @@ fn without_managed_fields(obj: &Value) -> std::borrow::Cow<'_, Value> {
 }
 
 /// The paths an update changed, after normalisation, minus status and the system-wide rules.
-fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> Vec<String> {
+fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> Vec<FieldPath> {
     // compared in place (server metadata is skipped by the comparison); only Secrets are copied
     let (old, new) = (copy_if_needed(old), copy_if_needed(new));
     let (old, new) = (old.as_ref(), new.as_ref());
@@ -521,6 +540,8 @@ fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> 
         managed: &none,
         reconcilers: policy.field_managers,
         baseline: None,
+        // only the paths are wanted, and a review may change 30,000 of them
+        values: false,
     };
     let diffs = compare::compare(old, new, &ctx);
     if diffs.is_empty() {
@@ -528,49 +549,123 @@ fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> 
     }
     let rules = Applicable::new(policy.rules, key, old, new);
     diffs
-        .iter()
+        .into_iter()
         .filter(|d| rules.suppression(d, new, &none).is_none())
-        .map(|d| d.path.to_string())
-        .filter(|p| p != "status" && !p.starts_with("status.") && !p.starts_with("status["))
+        .map(|d| d.path)
+        .filter(|p| !matches!(p.0.first(), Some(Seg::Field(f)) if f == "status"))
         .collect()
 }
 
 /// The paths a request changed, indexed so that asking whether a path overlaps one of them
-/// costs its depth and a range lookup, not a scan: a review may change 30,000 paths.
+/// costs its depth in hash lookups, not a scan: a review may change 30,000 paths. Paths compare
+/// by their readable steps (keys and item labels), not by list index: a changed item and a
+/// drifted one are the same item when their merge keys are.
 struct Changed<'a> {
-    paths: std::collections::BTreeSet<&'a str>,
+    paths: &'a [FieldPath],
+    /// The hash of each changed path, and one path with it.
+    whole: FxHashMap<u64, usize>,
+    /// The hash of each proper prefix of a changed path, and one path that has it.
+    above: FxHashMap<u64, usize>,
 }
 
 impl<'a> Changed<'a> {
-    fn new(paths: &'a [String]) -> Self {
-        Self { paths: paths.iter().map(String::as_str).collect() }
+    fn new(paths: &'a [FieldPath]) -> Self {
+        let mut whole = FxHashMap::default();
+        let mut above = FxHashMap::default();
+        for (i, p) in paths.iter().enumerate() {
+            let hashes = prefix_hashes(p);
+            if let Some((last, proper)) = hashes.split_last() {
+                whole.entry(*last).or_insert(i);
+                for h in proper {
+                    above.entry(*h).or_insert(i);
+                }
+            }
+            // the empty path (the whole object) hashes as nothing: it sits above every path
+            above.entry(ROOT).or_insert(i);
+            if p.0.is_empty() {
+                whole.entry(ROOT).or_insert(i);
+            }
+        }
+        Self { paths, whole, above }
     }
 
     /// True when `path` is a changed path, lies under one, or has one under it.
-    fn overlaps(&self, path: &str) -> bool {
-        if self.paths.contains(path) || ancestors(path).any(|a| self.paths.contains(a)) {
-            return true;
+    fn overlaps(&self, path: &FieldPath) -> bool {
+        let mut state = FxHasher::default();
+        let mut hash = ROOT;
+        for n in 0..=path.0.len() {
+            if n > 0 {
+                hash_step(&mut state, &path.0[n - 1]);
+                hash = state.finish();
+            }
+            // a changed path at or above `path`
+            if let Some(&i) = self.whole.get(&hash) {
+                if same_steps(&self.paths[i].0, &path.0[..n]) {
+                    return true;
+                }
+                return self.scan(path);
+            }
         }
-        // the paths under `path` sort right after it, all sharing it as a prefix
-        self.paths
-            .range::<str, _>((std::ops::Bound::Excluded(path), std::ops::Bound::Unbounded))
-            .take_while(|c| c.starts_with(path))
-            .any(|c| c[path.len()..].starts_with(['.', '[']))
+        // a changed path below `path`
+        match self.above.get(&hash) {
+            Some(&i)
+                if self.paths[i].0.len() > path.0.len() && same_steps(&self.paths[i].0[..path.0.len()], &path.0) =>
+            {
+                true
+            }
+            // two different paths with one hash: ask every path (a 64-bit collision, never in practice)
+            Some(_) => self.scan(path),
+            None => false,
+        }
+    }
+
+    /// The same question asked of every changed path: exact whatever the hashes do.
+    fn scan(&self, path: &FieldPath) -> bool {
+        self.paths.iter().any(|c| {
+            let n = c.0.len().min(path.0.len());
+            same_steps(&c.0[..n], &path.0[..n])
+        })
     }
 }
 
-/// The proper prefixes of a path that are paths themselves: cut before each `.` or `[`.
-fn ancestors(path: &str) -> impl Iterator<Item = &str> {
-    path.char_indices().filter(|&(i, c)| i > 0 && (c == '.' || c == '[')).map(move |(i, _)| &path[..i])
+/// The hash of the empty path.
+const ROOT: u64 = 0;
+
+/// The hash of each prefix of `path`, the shortest first (the empty one left out).
+fn prefix_hashes(path: &FieldPath) -> Vec<u64> {
+    let mut state = FxHasher::default();
+    path.0
+        .iter()
+        .map(|s| {
+            hash_step(&mut state, s);
+            state.finish()
+        })
+        .collect()
 }
 
-/// True when one path is the other or lies under it.
-#[cfg(test)]
-fn overlaps(a: &str, b: &str) -> bool {
-    let under = |x: &str, y: &str| {
-        x == y || x.strip_prefix(y).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
-    };
-    under(a, b) || under(b, a)
+/// Feeds one step into a path's hash: its kind and its readable text.
+fn hash_step(state: &mut FxHasher, seg: &Seg) {
+    match seg {
+        Seg::Field(k) => {
+            state.write_u8(0);
+            state.write(k.as_bytes());
+            state.write_u8(0xff);
+        }
+        Seg::Item { label, .. } => {
+            state.write_u8(1);
+            state.write(label.as_bytes());
+            state.write_u8(0xff);
+        }
+    }
+}
+
+/// True when two runs of steps name the same keys and items.
+fn same_steps(a: &[Seg], b: &[Seg]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Seg::Field(x), Seg::Field(y)) | (Seg::Item { label: x, .. }, Seg::Item { label: y, .. }) => x == y,
+            _ => false,
+        })
 }
 
 fn message(
@@ -578,7 +673,7 @@ fn message(
     key: &ResourceKey,
     src: Option<&SourceView<'_>>,
     marker: Option<&Marker>,
-    paths: &[String],
+    paths: &Departing,
 ) -> String {
     let user = &req.user_info.username;
     let what = match req.operation.as_str() {
@@ -685,7 +780,7 @@ mod tests {
         };
         let objects = BTreeMap::new();
         let view = SourceView { name: "shop", mode: None, rules: &[], objects: &objects, info: &info };
-        let text = message(&req, &key, Some(&view), None, &[]);
+        let text = message(&req, &key, Some(&view), None, &Departing::default());
         assert!(!text.contains("PLANTED"), "{text}");
         assert!(
             text.contains(
@@ -707,34 +802,53 @@ mod tests {
         assert!(!text.contains("PLANTED") && text.contains("source shop: https://***@h/r: fetch failed"), "{text}");
     }
 
-    #[test]
-    fn path_overlap() {
-        assert!(overlaps("spec.template", "spec.template.spec.containers[name=web].image"));
-        assert!(overlaps("spec.replicas", "spec.replicas"));
-        assert!(!overlaps("spec.replicas", "spec.replicasX"));
-        assert!(overlaps("spec.template.spec.containers[name=web]", "spec.template.spec.containers[name=web].env"));
+    /// A path from readable steps: `[label]` is a list item, anything else a key.
+    fn path(steps: &[&str]) -> FieldPath {
+        FieldPath(
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                    Some(label) => Seg::Item { label: label.to_owned(), live: Some(i), desired: None },
+                    None => Seg::Field((*s).to_owned()),
+                })
+                .collect(),
+        )
     }
 
-    /// The index answers as the pairwise definition does, for every pair of a set of paths.
+    /// True when one path is the other or lies under it: the definition the index must keep.
+    fn pairwise(a: &FieldPath, b: &FieldPath) -> bool {
+        let n = a.0.len().min(b.0.len());
+        same_steps(&a.0[..n], &b.0[..n])
+    }
+
+    /// The index answers as the pairwise definition does, for every pair of a set of paths,
+    /// and so does the scan it falls back on when two paths share a hash.
     #[test]
     fn indexed_overlap_is_pairwise_overlap() {
         let all = [
-            "spec",
-            "spec.replicas",
-            "spec.replicasX",
-            "spec.template.spec.containers[name=web]",
-            "spec.template.spec.containers[name=web].env[name=A]",
-            "spec.template.spec.containers[name=web2]",
-            "spec.template.spec.containers[name=a.b].image",
-            "metadata.labels.app",
-            "data.x",
+            path(&[]),
+            path(&["spec"]),
+            path(&["spec", "replicas"]),
+            path(&["spec", "replicasX"]),
+            path(&["spec", "template", "spec", "containers", "[name=web]"]),
+            path(&["spec", "template", "spec", "containers", "[name=web]", "env", "[name=A]"]),
+            path(&["spec", "template", "spec", "containers", "[name=web2]"]),
+            path(&["spec", "template", "spec", "containers", "[name=a.b]", "image"]),
+            // a key and an item with one text are different steps
+            path(&["spec", "template", "spec", "containers", "name=web"]),
+            path(&["metadata", "labels", "app"]),
+            path(&["data", "x"]),
         ];
         for take in 0..all.len() {
-            let changed: Vec<String> = all.iter().skip(take).step_by(2).map(|s| (*s).to_owned()).collect();
-            let index = Changed::new(&changed);
-            for d in all {
-                let want = changed.iter().any(|c| overlaps(c, d));
-                assert_eq!(index.overlaps(d), want, "{d} against {changed:?}");
+            for step in 1..4 {
+                let changed: Vec<FieldPath> = all.iter().skip(take).step_by(step).cloned().collect();
+                let index = Changed::new(&changed);
+                for d in &all {
+                    let want = changed.iter().any(|c| pairwise(c, d));
+                    assert_eq!(index.overlaps(d), want, "{d} against {changed:?}");
+                    assert_eq!(index.scan(d), want, "{d} against {changed:?}");
+                }
             }
         }
     }

@@ -5,6 +5,9 @@
 //! drift only when someone other than a reconciler set them and no default explains them
 //! (additive drift, which Argo CD's default diff cannot see).
 
+use std::borrow::Cow;
+use std::hash::Hasher as _;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -93,6 +96,11 @@ pub struct Context<'a> {
     /// last Synced judgement, or a reconciler's `last-applied-configuration`): a field Git changed
     /// since is pending sync, not drift.
     pub baseline: Option<&'a Value>,
+    /// Whether differences carry the values that differ. Without them (a caller that needs
+    /// only paths, such as admission's "what did this update change") no value is copied.
+    /// Values are kept whatever this says when managedFields or a baseline judge a difference's
+    /// cause, which compares them.
+    pub values: bool,
 }
 
 impl Context<'_> {
@@ -106,6 +114,8 @@ impl Context<'_> {
 pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Difference> {
     let mut walker = Walker {
         ctx,
+        values: ctx.values || ctx.baseline.is_some() || !ctx.managed.is_empty(),
+        defaults: defaults::Lookup::new(ctx.group, ctx.kind),
         live_root: live,
         desired_root: desired,
         attribute: if ctx.managed.is_empty() {
@@ -133,6 +143,8 @@ enum Attribution {
 /// up, and cloned only when a difference is recorded.
 struct Walker<'a, 'c> {
     ctx: &'a Context<'c>,
+    values: bool,
+    defaults: defaults::Lookup<'a>,
     live_root: &'a Value,
     desired_root: &'a Value,
     attribute: Attribution,
@@ -148,6 +160,15 @@ enum Outcome {
 }
 
 impl Walker<'_, '_> {
+    /// A value for a difference: a copy, or null when the caller asked for paths only.
+    fn kept(&self, v: &Value) -> Value {
+        if self.values { v.clone() } else { Value::Null }
+    }
+
+    fn kept_list(&self, items: &[Value]) -> Value {
+        if self.values { Value::Array(items.to_vec()) } else { Value::Null }
+    }
+
     fn declared(&mut self, d: &Value, l: Option<&Value>, root: bool) {
         // Git declares a zero value (`restartPolicy: ""`, `finalizers: []`) and the server put
         // its default there: the same as not declaring it
@@ -190,19 +211,19 @@ impl Walker<'_, '_> {
                 }
                 None | Some(Value::Null) => {
                     if !dm.is_empty() {
-                        self.push(Change::Missing { desired: d.clone() });
+                        self.push(Change::Missing { desired: self.kept(d) });
                     }
                 }
-                Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
+                Some(other) => self.push(Change::Changed { live: self.kept(other), desired: self.kept(d) }),
             },
             Value::Array(da) => match l {
                 Some(Value::Array(la)) => self.list(da, la),
                 None | Some(Value::Null) => {
                     if !da.is_empty() {
-                        self.push(Change::Missing { desired: d.clone() });
+                        self.push(Change::Missing { desired: self.kept(d) });
                     }
                 }
-                Some(other) => self.push(Change::Changed { live: other.clone(), desired: d.clone() }),
+                Some(other) => self.push(Change::Changed { live: self.kept(other), desired: self.kept(d) }),
             },
             // A declared null states no value: whatever is live is judged as undeclared; the
             // server stores a null Secret value or string field as its zero value.
@@ -219,10 +240,10 @@ impl Walker<'_, '_> {
                 // a null value is the zero value (Argo CD reads a null Secret value as "")
                 Some(Value::Null) if is_zero(scalar) => {}
                 None if is_zero(scalar) && !in_string_map(&self.path) => {}
-                None | Some(Value::Null) => self.push(Change::Missing { desired: d.clone() }),
+                None | Some(Value::Null) => self.push(Change::Missing { desired: self.kept(d) }),
                 Some(lv) => {
                     if !scalar_eq(scalar, lv, &self.path) {
-                        self.push(Change::Changed { live: lv.clone(), desired: d.clone() });
+                        self.push(Change::Changed { live: self.kept(lv), desired: self.kept(d) });
                     }
                 }
             },
@@ -244,15 +265,23 @@ impl Walker<'_, '_> {
         // a long list is matched through a hash of its keys, so the work stays linear in its
         // length (a review may carry 30,000 ports); a short one by scanning, which is faster
         let index = (lkeys.len() > SCAN_LIMIT).then(|| {
-            let mut index = std::collections::HashMap::with_capacity(lkeys.len());
+            let mut index = rustc_hash::FxHashMap::with_capacity_and_hasher(lkeys.len(), rustc_hash::FxBuildHasher);
             for (i, k) in lkeys.iter().enumerate() {
-                index.entry(key_text(k)).or_insert(i);
+                index.entry(key_hash(k)).or_insert(i);
             }
             index
         });
-        let find = |dkey: &Vec<Value>| match &index {
-            Some(index) => index.get(&key_text(dkey)).copied(),
-            None => lkeys.iter().position(|lk| lk == dkey),
+        let find = |dkey: &Vec<Cow<'_, Value>>| {
+            let first = || lkeys.iter().position(|lk| lk == dkey);
+            match &index {
+                // the item with that hash, or (two keys with one hash) the first with that key
+                Some(index) => match index.get(&key_hash(dkey)) {
+                    Some(&i) if &lkeys[i] == dkey => Some(i),
+                    Some(_) => first(),
+                    None => None,
+                },
+                None => first(),
+            }
         };
         for (j, (ditem, dkey)) in da.iter().zip(&dkeys).enumerate() {
             let label = merge_keys::label(key, dkey);
@@ -262,7 +291,7 @@ impl Walker<'_, '_> {
                 self.declared(ditem, Some(&la[i]), false);
             } else {
                 self.path.push_item(label, None, Some(j));
-                self.push(Change::Missing { desired: ditem.clone() });
+                self.push(Change::Missing { desired: self.kept(ditem) });
             }
             self.path.pop();
         }
@@ -285,7 +314,7 @@ impl Walker<'_, '_> {
                 self.path.pop();
             }
         } else {
-            self.push(Change::Changed { live: Value::Array(la.to_vec()), desired: Value::Array(da.to_vec()) });
+            self.push(Change::Changed { live: self.kept_list(la), desired: self.kept_list(da) });
         }
     }
 
@@ -310,29 +339,43 @@ impl Walker<'_, '_> {
         if let Some(cause) = cause
             && !self.explained(item)
         {
-            self.push_as(Change::Added { live: item.clone() }, cause);
+            self.push_as(Change::Added { live: self.kept(item) }, cause);
         }
     }
 
     /// True when the defaults table explains every leaf of `v`, whoever wrote it.
-    fn explained(&mut self, v: &Value) -> bool {
-        if defaults::is_empty(v) || self.explained_subtree() {
+    fn explained(&self, v: &Value) -> bool {
+        if defaults::is_empty(v) {
+            return true;
+        }
+        // the walk below asks only the path's shape: it is kept as a stack of borrowed keys,
+        // with no path step built per field of an item the server may have added
+        let mut shape = Vec::with_capacity(self.path.0.len() + 8);
+        shape.extend(self.path.0.iter().map(|s| match s {
+            Seg::Field(k) => k.as_str(),
+            Seg::Item { .. } => "[]",
+        }));
+        self.explained_at(&mut shape, v)
+    }
+
+    fn explained_at<'s>(&'s self, shape: &mut Vec<&'s str>, v: &'s Value) -> bool {
+        if defaults::is_empty(v) || self.explained_subtree_at(shape) {
             return true;
         }
         match v {
             Value::Object(m) => m.iter().all(|(k, cv)| {
-                self.path.push_field(k);
-                let ok = self.explained(cv);
-                self.path.pop();
+                shape.push(k);
+                let ok = self.explained_at(shape, cv);
+                shape.pop();
                 ok
             }),
-            Value::Array(a) => a.iter().enumerate().all(|(i, cv)| {
-                self.path.push_item(i.to_string(), Some(i), None);
-                let ok = self.explained(cv);
-                self.path.pop();
+            Value::Array(a) => a.iter().all(|cv| {
+                shape.push("[]");
+                let ok = self.explained_at(shape, cv);
+                shape.pop();
                 ok
             }),
-            _ => self.path.with_shape(|s| defaults::explains(self.ctx.group, self.ctx.kind, s, v)),
+            _ => self.defaults.explains(shape, v),
         }
     }
 
@@ -357,24 +400,27 @@ impl Walker<'_, '_> {
             self.children(lv, true).unwrap_or(Outcome::None)
         };
         match outcome {
-            Outcome::All(cause) => self.push_as(Change::Added { live: lv.clone() }, cause),
+            Outcome::All(cause) => self.push_as(Change::Added { live: self.kept(lv) }, cause),
             Outcome::Some(diffs) => self.out.extend(diffs),
             Outcome::None => {}
         }
     }
 
     fn explained_subtree(&self) -> bool {
-        self.path.with_shape(|s| defaults::explains_subtree(self.ctx.group, self.ctx.kind, s))
-            || self.runtime_class_scheduling()
+        self.path.with_shape(|s| self.explained_subtree_at(s))
+    }
+
+    fn explained_subtree_at(&self, shape: &[&str]) -> bool {
+        self.defaults.explains_subtree(shape) || self.runtime_class_scheduling(shape)
     }
 
     /// The RuntimeClass admission plugin copies its class's `scheduling` (a nodeSelector and
     /// tolerations) into a Pod that names one: values from another object, which no table can
     /// hold, so on such a Pod those entries are the server's.
-    fn runtime_class_scheduling(&self) -> bool {
+    fn runtime_class_scheduling(&self, shape: &[&str]) -> bool {
         self.ctx.kind == "Pod"
             && self.ctx.group.is_empty()
-            && matches!(self.path.0.as_slice(), [Seg::Field(s), Seg::Field(f), _] if s == "spec" && (f == "nodeSelector" || f == "tolerations"))
+            && matches!(shape, ["spec", "nodeSelector" | "tolerations", _])
             && self
                 .live_root
                 .pointer("/spec/runtimeClassName")
@@ -409,7 +455,7 @@ impl Walker<'_, '_> {
                     Some(Some(c)) if c != cause => common = Some(None),
                     _ => {}
                 }
-                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: cv.clone() }, cause });
+                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: w.kept(cv) }, cause });
             }
             Outcome::None => all = false,
             Outcome::Some(d) => {
@@ -456,7 +502,7 @@ impl Walker<'_, '_> {
     /// non-reconciler (drift) or only by a reconciler (pending sync: Git dropped it and the
     /// reconciler's next apply removes it).
     fn leaf_cause(&self, lv: &Value) -> Option<Cause> {
-        if self.path.with_shape(|s| defaults::explains(self.ctx.group, self.ctx.kind, s, lv)) {
+        if self.path.with_shape(|s| self.defaults.explains(s, lv)) {
             return None;
         }
         match self.attribute {
@@ -666,9 +712,63 @@ fn scalar_eq(d: &Value, l: &Value, path: &FieldPath) -> bool {
 /// Lists up to this long are matched by scanning.
 const SCAN_LIMIT: usize = 16;
 
-/// A merge key as text: equal keys give equal texts (scalars print one way), for hashing.
-fn key_text(key: &[Value]) -> String {
-    serde_json::to_string(key).unwrap_or_default()
+/// A hash of a merge key: equal keys hash alike (a key holds scalars, and equal scalars have
+/// one representation each), without writing the key out.
+fn key_hash(key: &[Cow<'_, Value>]) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    for v in key {
+        hash_value(&mut h, v);
+    }
+    h.finish()
+}
+
+fn hash_value(h: &mut rustc_hash::FxHasher, v: &Value) {
+    match v {
+        Value::Null => h.write_u8(0),
+        Value::Bool(b) => {
+            h.write_u8(1);
+            h.write_u8(u8::from(*b));
+        }
+        Value::Number(n) => {
+            // serde_json's equality: a u64, an i64 and an f64 are different numbers
+            if let Some(u) = n.as_u64() {
+                h.write_u8(2);
+                h.write_u64(u);
+            } else if let Some(i) = n.as_i64() {
+                h.write_u8(3);
+                h.write_i64(i);
+            } else {
+                h.write_u8(4);
+                // 0.0 == -0.0
+                h.write_u64(n.as_f64().filter(|f| *f != 0.0).map_or(0, f64::to_bits));
+            }
+        }
+        Value::String(s) => {
+            h.write_u8(5);
+            h.write(s.as_bytes());
+            h.write_u8(0xff);
+        }
+        Value::Array(a) => {
+            h.write_u8(6);
+            h.write_usize(a.len());
+            for x in a {
+                hash_value(h, x);
+            }
+        }
+        Value::Object(m) => {
+            // maps are equal whatever their order: their entries' hashes are summed
+            h.write_u8(7);
+            let mut sum = 0u64;
+            for (k, x) in m {
+                let mut e = rustc_hash::FxHasher::default();
+                e.write(k.as_bytes());
+                e.write_u8(0xff);
+                hash_value(&mut e, x);
+                sum = sum.wrapping_add(e.finish());
+            }
+            h.write_u64(sum);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -685,6 +785,7 @@ mod tests {
             managed: &managed,
             reconcilers: &["argocd-controller".to_owned()],
             baseline: None,
+            values: true,
         };
         compare(desired, &live, &ctx).into_iter().map(|d| (d.path.to_string(), d.change)).collect()
     }
@@ -800,6 +901,7 @@ mod tests {
             managed: &managed,
             reconcilers: &["argocd-controller".to_owned()],
             baseline,
+            values: true,
         };
         compare(desired, live, &ctx).into_iter().map(|d| (d.path.to_string(), d.cause)).collect()
     }
@@ -961,5 +1063,42 @@ mod tests {
         assert!(run(&deploy("nginx:1"), &live).is_empty());
         live["spec"]["revisionHistoryLimit"] = json!(3);
         assert_eq!(run(&deploy("nginx:1"), &live).len(), 1);
+    }
+
+    /// A long keyed list is matched through hashes; it must match exactly as a short one is
+    /// scanned: by key value, first item with a key wins, defaults filled in.
+    #[test]
+    fn long_lists_match_as_short_ones_do() {
+        let ports = |n: usize, extra: &[Value]| -> Value {
+            let mut p: Vec<Value> = (0..n).map(|i| json!({"containerPort": 9000 + i})).collect();
+            p.extend(extra.iter().cloned());
+            Value::Array(p)
+        };
+        for n in [2, SCAN_LIMIT + 5] {
+            let mut want = deploy("nginx:1");
+            want["spec"]["template"]["spec"]["containers"][0]["ports"] =
+                ports(n, &[json!({"containerPort": 80, "name": "http"})]);
+            let mut live = want.clone();
+            // the same key with the default written out, and a second item with that key
+            live["spec"]["template"]["spec"]["containers"][0]["ports"] = ports(
+                n,
+                &[
+                    json!({"containerPort": 80, "protocol": "TCP", "name": "http"}),
+                    json!({"containerPort": 80, "name": "again"}),
+                ],
+            );
+            let found: Vec<String> = run(&want, &live).into_iter().map(|(p, _)| p).collect();
+            assert_eq!(found, ["spec.template.spec.containers[name=web].ports[containerPort=80]"], "n = {n}");
+        }
+    }
+
+    /// Equal key values hash alike, whatever their spelling in the object.
+    #[test]
+    fn equal_keys_hash_alike() {
+        let hash = |v: Value| key_hash(&[Cow::Owned(v)]);
+        assert_eq!(hash(json!(0.0)), hash(json!(-0.0)));
+        assert_eq!(hash(json!({"a": 1, "b": 2})), hash(json!({"b": 2, "a": 1})));
+        assert_ne!(hash(json!(1)), hash(json!("1")));
+        assert_ne!(hash(json!(["ab", "c"])), hash(json!(["a", "bc"])));
     }
 }

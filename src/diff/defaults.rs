@@ -16,8 +16,10 @@
 //! Lookups are indexed by kind, then by a path's last step: the diff calls [`explains`] for
 //! every undeclared leaf, so it is a hot path.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::cell::RefCell;
+use std::hash::Hasher as _;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 use serde_json::Value;
 
@@ -106,54 +108,10 @@ impl Compiled {
     }
 }
 
-/// rustc's Fx hash, a word at a time: the keys are field paths and kind names looked up for
-/// every undeclared leaf, where SipHash's cost shows; the table is fixed, so flooding is no
-/// concern.
-type Fx = BuildHasherDefault<FxHasher>;
-
-/// The state of an Fx hash.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// One kind's rows, by the last step they match; rows ending in `*` are kept apart.
 #[derive(Default)]
 struct Rows {
-    by_last: HashMap<&'static str, Vec<Compiled>, Fx>,
+    by_last: FxHashMap<&'static str, Vec<Compiled>>,
     star: Vec<Compiled>,
 }
 
@@ -177,12 +135,12 @@ impl Rows {
 /// Rows by kind (each holding the rows for every kind too), and the rows for every kind alone,
 /// for kinds the table does not name.
 struct Index {
-    by_kind: HashMap<&'static str, Rows, Fx>,
+    by_kind: FxHashMap<&'static str, Rows>,
     any_kind: Rows,
 }
 
 static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
-    let mut by_kind: HashMap<&'static str, Rows, Fx> = HashMap::default();
+    let mut by_kind: FxHashMap<&'static str, Rows> = FxHashMap::default();
     let mut any_kind = Rows::default();
     let mut generic = Vec::new();
     for row in table::ROWS {
@@ -225,6 +183,70 @@ static INDEX: std::sync::LazyLock<Index> = std::sync::LazyLock::new(|| {
 /// The rows that may match a field of `kind` whose path ends in `last`.
 fn candidates<'a>(kind: &str, last: &str) -> impl Iterator<Item = &'a Compiled> {
     INDEX.by_kind.get(kind).unwrap_or(&INDEX.any_kind).candidates(last)
+}
+
+/// The defaults of one group and kind, remembering the rows found at each shape: a diff asks
+/// about the same shapes again and again (each item of a long list), and finding a shape's rows
+/// means testing every candidate row against it.
+pub struct Lookup<'k> {
+    group: &'k str,
+    rows: &'static Rows,
+    /// Rows by a hash of the shape, with the shape itself to tell two shapes with one hash apart.
+    memo: RefCell<FxHashMap<u64, Vec<Remembered>>>,
+    remembered: std::cell::Cell<usize>,
+}
+
+/// A shape, and the rows that apply at it.
+type Remembered = (Box<[Box<str>]>, Vec<&'static Compiled>);
+
+/// Shapes a [`Lookup`] remembers at most: an object with many distinct keys (30,000 labels)
+/// gains nothing from remembering each, and must not grow the memory without bound.
+const REMEMBERED_SHAPES: usize = 4096;
+
+impl<'k> Lookup<'k> {
+    /// The defaults of objects of this group and kind.
+    pub fn new(group: &'k str, kind: &str) -> Self {
+        let index = &*INDEX;
+        Self {
+            group,
+            rows: index.by_kind.get(kind).unwrap_or(&index.any_kind),
+            memo: RefCell::default(),
+            remembered: std::cell::Cell::new(0),
+        }
+    }
+
+    /// As [`explains`].
+    pub fn explains(&self, shape: &[&str], value: &Value) -> bool {
+        is_empty(value) || self.with_rows(shape, |rows| rows.iter().any(|c| c.expect.matches(value)))
+    }
+
+    /// As [`explains_subtree`].
+    pub fn explains_subtree(&self, shape: &[&str]) -> bool {
+        self.with_rows(shape, |rows| rows.iter().any(|c| matches!(c.expect, Expect::Any)))
+    }
+
+    fn with_rows<R>(&self, shape: &[&str], f: impl FnOnce(&[&Compiled]) -> R) -> R {
+        let Some(last) = shape.last() else { return f(&[]) };
+        let mut h = FxHasher::default();
+        for step in shape {
+            h.write(step.as_bytes());
+            h.write_u8(0xff);
+        }
+        let hash = h.finish();
+        let same = |k: &[Box<str>]| k.len() == shape.len() && k.iter().zip(shape).all(|(a, b)| **a == **b);
+        if let Some((_, rows)) = self.memo.borrow().get(&hash).and_then(|b| b.iter().find(|(k, _)| same(k))) {
+            return f(rows);
+        }
+        let rows: Vec<&'static Compiled> =
+            self.rows.candidates(last).filter(|c| c.applies(self.group, shape)).collect();
+        let out = f(&rows);
+        if self.remembered.get() < REMEMBERED_SHAPES {
+            self.remembered.set(self.remembered.get() + 1);
+            let key = shape.iter().map(|s| Box::from(*s)).collect();
+            self.memo.borrow_mut().entry(hash).or_default().push((key, rows));
+        }
+        out
+    }
 }
 
 /// True when a default of the server explains `value` at `shape` in an object of `group` and

@@ -3,6 +3,9 @@
 //! The table follows the `patchMergeKey`/`listMapKeys` of the Kubernetes API types. A key field
 //! may carry the server's default (`protocol: TCP`), so an item that omits it still matches.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use super::path::FieldPath;
@@ -76,28 +79,46 @@ fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]>
 }
 
 /// The identity of a list item under a merge key; `None` when the item lacks a key field.
-pub fn item_key(item: &Value, key: &[KeyField]) -> Option<Vec<Value>> {
+/// Borrowed from the item: the diff asks it of every item of every keyed list.
+pub fn item_key<'v>(item: &'v Value, key: &[KeyField]) -> Option<Vec<Cow<'v, Value>>> {
     key.iter()
-        .map(|f| match item.get(f.name) {
+        .map(|f| match field(item, f.name) {
             // an empty string is the zero value the server defaults, like absence
-            Some(v) if !(v.is_null() || f.default.is_some() && v.as_str() == Some("")) => Some(v.clone()),
-            _ => f.default.map(|d| Value::String(d.to_owned())),
+            Some(v) if !(v.is_null() || f.default.is_some() && v.as_str() == Some("")) => Some(Cow::Borrowed(v)),
+            _ => f.default.map(|d| Cow::Owned(Value::String(d.to_owned()))),
         })
         .collect()
 }
 
+/// A field of a list item. Items are small maps, which a scan reads faster than a hash lookup.
+fn field<'v>(item: &'v Value, name: &str) -> Option<&'v Value> {
+    match item {
+        Value::Object(m) if m.len() <= 16 => m.iter().find_map(|(k, v)| (k == name).then_some(v)),
+        other => other.get(name),
+    }
+}
+
 /// A readable label for a keyed item: `name=web`, or `port=53,protocol=UDP` when a
 /// defaulted key field differs from its default.
-pub fn label(key: &[KeyField], values: &[Value]) -> String {
-    let mut parts = Vec::new();
+pub fn label(key: &[KeyField], values: &[Cow<'_, Value>]) -> String {
+    let mut out = String::new();
     for (f, v) in key.iter().zip(values) {
         if f.default.is_some_and(|d| v.as_str() == Some(d)) {
             continue;
         }
-        let shown = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-        parts.push(format!("{}={shown}", f.name));
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(f.name);
+        out.push('=');
+        match v.as_ref() {
+            Value::String(s) => out.push_str(s),
+            other => {
+                let _ = write!(out, "{other}");
+            }
+        }
     }
-    parts.join(",")
+    out
 }
 
 #[cfg(test)]
@@ -116,11 +137,12 @@ mod tests {
     #[test]
     fn defaults_fill_key_fields() {
         let key = merge_key(&["spec", "ports"]).unwrap();
-        let a = item_key(&json!({"port": 80}), key).unwrap();
-        let b = item_key(&json!({"port": 80, "protocol": "TCP"}), key).unwrap();
+        let (a, b) = (json!({"port": 80}), json!({"port": 80, "protocol": "TCP"}));
+        let (a, b) = (item_key(&a, key).unwrap(), item_key(&b, key).unwrap());
         assert_eq!(a, b);
         assert_eq!(label(key, &a), "port=80");
-        let udp = item_key(&json!({"port": 53, "protocol": "UDP"}), key).unwrap();
+        let udp = json!({"port": 53, "protocol": "UDP"});
+        let udp = item_key(&udp, key).unwrap();
         assert_eq!(label(key, &udp), "port=53,protocol=UDP");
     }
 

@@ -280,7 +280,14 @@ fn partition(
     settings: Settings<'_>,
     baseline: Option<&Value>,
 ) -> (Vec<Difference>, Vec<Suppressed>, Vec<String>) {
-    let mut ctx = Context { kind: &key.kind, group: &key.group, managed, reconcilers: settings.reconcilers, baseline };
+    let mut ctx = Context {
+        kind: &key.kind,
+        group: &key.group,
+        managed,
+        reconcilers: settings.reconcilers,
+        baseline,
+        values: true,
+    };
     let mut all = compare::compare(d, l, &ctx);
     // what is absent has no owner: only what the reconciler last applied can tell a field Git
     // added (pending sync) from one removed by hand (drift)
@@ -335,13 +342,13 @@ fn last_applied_by_reconciler(live: &Value, managed: &ManagedFields<'_>, reconci
     serde_json::from_str(text).ok()
 }
 
-/// Only the paths where `live` departs from `desired` after the ignore rules: what admission
+/// Only the differences where `live` departs from `desired` after the ignore rules: what admission
 /// needs, without the views, masks and patch a report carries.
-pub fn drift_paths(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> Vec<String> {
+pub fn drift_differences(key: &ResourceKey, desired: &Value, live: &Value, settings: Settings<'_>) -> Vec<Difference> {
     let managed = ManagedFields::of(live);
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
-    partition(key, d.as_ref(), l.as_ref(), &managed, settings, None).0.iter().map(|d| d.path.to_string()).collect()
+    partition(key, d.as_ref(), l.as_ref(), &managed, settings, None).0
 }
 
 /// The distinct actors of the drift among a set of differences, in first-seen order: who
