@@ -552,7 +552,7 @@ fn changes(policy: &Policy<'_>, key: &ResourceKey, old: &Value, new: &Value) -> 
         .into_iter()
         .filter(|d| rules.suppression(d, new, &none).is_none())
         .map(|d| d.path)
-        .filter(|p| !matches!(p.0.first(), Some(Seg::Field(f)) if f == "status"))
+        .filter(|p| !matches!(p.0.first(), Some(Seg::Field(f)) if &**f == "status"))
         .collect()
 }
 
@@ -802,6 +802,50 @@ mod tests {
         assert!(!text.contains("PLANTED") && text.contains("source shop: https://***@h/r: fetch failed"), "{text}");
     }
 
+    /// A rule that names part of an added subtree splits it: the decision finds differences
+    /// without their values first, and must find them again with values for the split.
+    #[test]
+    fn a_rule_inside_an_added_subtree_splits_it() {
+        use crate::diff::ignore::IgnoreRuleSpec;
+        use crate::model::load::{Manifest, Origin};
+        let desired = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}}});
+        let key = ResourceKey::of(&desired).unwrap();
+        let manifest = Manifest {
+            key: key.clone(),
+            object: desired.clone(),
+            origin: Origin { file: "d.yaml".into(), line: None },
+        };
+        let objects = BTreeMap::from([(key, Declared::of(&manifest))]);
+        let spec = IgnoreRuleSpec {
+            group: Some("apps".into()),
+            kind: Some("Deployment".into()),
+            json_pointers: vec!["/spec/template/spec/containers/0/securityContext/capabilities/add".into()],
+            ..IgnoreRuleSpec::default()
+        };
+        let rules = vec![Rule::status(), Rule::compile(&spec, "ignoreDifferences[0]".into()).unwrap()];
+        let info = SourceInfo::default();
+        let sources = [SourceView { name: "shop", mode: None, rules: &rules, objects: &objects, info: &info }];
+        let policy = test_policy(&[], &[]);
+        let update = |capabilities: serde_json::Value| {
+            let mut new = desired.clone();
+            new["spec"]["template"]["spec"]["containers"][0]["securityContext"] =
+                serde_json::json!({"capabilities": capabilities});
+            let review = serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+                "uid": "u1", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+                "name": "web", "namespace": "demo", "operation": "UPDATE",
+                "userInfo": {"username": "alice", "groups": []}, "object": new, "oldObject": desired}});
+            decide(&policy, &sources, &super::super::review::parse(review.to_string().as_bytes()).unwrap().request)
+        };
+        let ignored = update(serde_json::json!({"add": ["NET_ADMIN"]}));
+        assert!(ignored.response.allowed, "{:?}", ignored.outcome);
+        let refused = update(serde_json::json!({"add": ["NET_ADMIN"], "drop": ["ALL"]}));
+        let Outcome::Violation { paths, .. } = refused.outcome else { panic!("{:?}", refused.outcome) };
+        assert_eq!(paths, ["spec.template.spec.containers[name=web].securityContext.capabilities.drop"]);
+    }
+
     /// A path from readable steps: `[label]` is a list item, anything else a key.
     fn path(steps: &[&str]) -> FieldPath {
         FieldPath(
@@ -809,8 +853,8 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| match s.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-                    Some(label) => Seg::Item { label: label.to_owned(), live: Some(i), desired: None },
-                    None => Seg::Field((*s).to_owned()),
+                    Some(label) => Seg::Item { label: label.into(), live: Some(i), desired: None },
+                    None => Seg::Field((*s).into()),
                 })
                 .collect(),
         )

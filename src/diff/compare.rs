@@ -348,34 +348,34 @@ impl Walker<'_, '_> {
         if defaults::is_empty(v) {
             return true;
         }
-        // the walk below asks only the path's shape: it is kept as a stack of borrowed keys,
-        // with no path step built per field of an item the server may have added
+        // the walk below asks only the path's shape: it is kept as a stack of borrowed keys and
+        // a running hash, with no path step built per field of an item the server may have added
         let mut shape = Vec::with_capacity(self.path.0.len() + 8);
         shape.extend(self.path.0.iter().map(|s| match s {
-            Seg::Field(k) => k.as_str(),
+            Seg::Field(k) => &**k,
             Seg::Item { .. } => "[]",
         }));
-        self.explained_at(&mut shape, v)
+        let hash = defaults::ShapeHash::of(&shape);
+        self.explained_at(&mut shape, &hash, v)
     }
 
-    fn explained_at<'s>(&'s self, shape: &mut Vec<&'s str>, v: &'s Value) -> bool {
-        if defaults::is_empty(v) || self.explained_subtree_at(shape) {
+    fn explained_at<'s>(&'s self, shape: &mut Vec<&'s str>, hash: &defaults::ShapeHash, v: &'s Value) -> bool {
+        if defaults::is_empty(v)
+            || self.defaults.explains_subtree_hashed(hash, shape)
+            || self.runtime_class_scheduling(shape)
+        {
             return true;
         }
+        let child = |shape: &mut Vec<&'s str>, step: &'s str, cv: &'s Value| {
+            shape.push(step);
+            let ok = self.explained_at(shape, &hash.with(step), cv);
+            shape.pop();
+            ok
+        };
         match v {
-            Value::Object(m) => m.iter().all(|(k, cv)| {
-                shape.push(k);
-                let ok = self.explained_at(shape, cv);
-                shape.pop();
-                ok
-            }),
-            Value::Array(a) => a.iter().all(|cv| {
-                shape.push("[]");
-                let ok = self.explained_at(shape, cv);
-                shape.pop();
-                ok
-            }),
-            _ => self.defaults.explains(shape, v),
+            Value::Object(m) => m.iter().all(|(k, cv)| child(shape, k, cv)),
+            Value::Array(a) => a.iter().all(|cv| child(shape, "[]", cv)),
+            _ => self.defaults.explains_hashed(hash, shape, v),
         }
     }
 
@@ -580,21 +580,26 @@ pub fn split(diff: &Difference) -> Option<Vec<Difference>> {
         path.0.push(seg);
         Difference { path, change, cause: diff.cause }
     };
-    let item =
-        |i: usize, live: Option<usize>, desired: Option<usize>| Seg::Item { label: i.to_string(), live, desired };
+    let item = |i: usize, live: Option<usize>, desired: Option<usize>| Seg::Item {
+        label: i.to_string().into(),
+        live,
+        desired,
+    };
     match &diff.change {
-        Change::Added { live: Value::Object(m) } if !m.is_empty() => {
-            Some(m.iter().map(|(k, v)| part(Seg::Field(k.clone()), Change::Added { live: v.clone() })).collect())
-        }
+        Change::Added { live: Value::Object(m) } if !m.is_empty() => Some(
+            m.iter().map(|(k, v)| part(Seg::Field(k.as_str().into()), Change::Added { live: v.clone() })).collect(),
+        ),
         Change::Added { live: Value::Array(a) } if !a.is_empty() => Some(
             a.iter()
                 .enumerate()
                 .map(|(i, v)| part(item(i, Some(i), None), Change::Added { live: v.clone() }))
                 .collect(),
         ),
-        Change::Missing { desired: Value::Object(m) } if !m.is_empty() => {
-            Some(m.iter().map(|(k, v)| part(Seg::Field(k.clone()), Change::Missing { desired: v.clone() })).collect())
-        }
+        Change::Missing { desired: Value::Object(m) } if !m.is_empty() => Some(
+            m.iter()
+                .map(|(k, v)| part(Seg::Field(k.as_str().into()), Change::Missing { desired: v.clone() }))
+                .collect(),
+        ),
         Change::Missing { desired: Value::Array(a) } if !a.is_empty() => Some(
             a.iter()
                 .enumerate()
@@ -621,16 +626,18 @@ pub fn split(diff: &Difference) -> Option<Vec<Difference>> {
             for (k, d) in dm {
                 match lm.get(k) {
                     Some(l) if l != d => {
-                        parts
-                            .push(part(Seg::Field(k.clone()), Change::Changed { live: l.clone(), desired: d.clone() }));
+                        parts.push(part(
+                            Seg::Field(k.as_str().into()),
+                            Change::Changed { live: l.clone(), desired: d.clone() },
+                        ));
                     }
-                    None => parts.push(part(Seg::Field(k.clone()), Change::Missing { desired: d.clone() })),
+                    None => parts.push(part(Seg::Field(k.as_str().into()), Change::Missing { desired: d.clone() })),
                     _ => {}
                 }
             }
             for (k, l) in lm {
                 if !dm.contains_key(k) {
-                    parts.push(part(Seg::Field(k.clone()), Change::Added { live: l.clone() }));
+                    parts.push(part(Seg::Field(k.as_str().into()), Change::Added { live: l.clone() }));
                 }
             }
             Some(parts)
@@ -682,13 +689,13 @@ fn in_string_map(path: &FieldPath) -> bool {
         "requests",
     ];
     let n = path.0.len();
-    n >= 2 && matches!(&path.0[n - 2], Seg::Field(m) if STRING_MAPS.contains(&m.as_str()))
+    n >= 2 && matches!(&path.0[n - 2], Seg::Field(m) if STRING_MAPS.contains(&&**m))
 }
 
 /// `metadata.namespace` is part of the key (and dropped by the server on cluster-scoped
 /// objects), so it is never compared as a field.
 fn is_key_part(path: &FieldPath, key: &str) -> bool {
-    key == "namespace" && matches!(path.0.as_slice(), [Seg::Field(m)] if m == "metadata")
+    key == "namespace" && matches!(path.0.as_slice(), [Seg::Field(m)] if &**m == "metadata")
 }
 
 /// Looks a key up; small maps (nearly all of a manifest's) are scanned, which beats hashing.

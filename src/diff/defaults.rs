@@ -196,6 +196,35 @@ pub struct Lookup<'k> {
     remembered: std::cell::Cell<usize>,
 }
 
+/// The hash of a shape, extended one step at a time as a walk goes down: hashing a whole
+/// shape at every question costs more than the question.
+#[derive(Clone, Default)]
+pub struct ShapeHash(FxHasher);
+
+impl ShapeHash {
+    /// The hash of a whole shape.
+    pub fn of(shape: &[&str]) -> Self {
+        let mut h = Self::default();
+        for step in shape {
+            h.push(step);
+        }
+        h
+    }
+
+    /// The hash of the shape one step further down.
+    #[must_use]
+    pub fn with(&self, step: &str) -> Self {
+        let mut h = self.clone();
+        h.push(step);
+        h
+    }
+
+    fn push(&mut self, step: &str) {
+        self.0.write(step.as_bytes());
+        self.0.write_u8(0xff);
+    }
+}
+
 /// A shape, and the rows that apply at it.
 type Remembered = (Box<[Box<str>]>, Vec<&'static Compiled>);
 
@@ -217,22 +246,27 @@ impl<'k> Lookup<'k> {
 
     /// As [`explains`].
     pub fn explains(&self, shape: &[&str], value: &Value) -> bool {
-        is_empty(value) || self.with_rows(shape, |rows| rows.iter().any(|c| c.expect.matches(value)))
+        self.explains_hashed(&ShapeHash::of(shape), shape, value)
     }
 
     /// As [`explains_subtree`].
     pub fn explains_subtree(&self, shape: &[&str]) -> bool {
-        self.with_rows(shape, |rows| rows.iter().any(|c| matches!(c.expect, Expect::Any)))
+        self.explains_subtree_hashed(&ShapeHash::of(shape), shape)
     }
 
-    fn with_rows<R>(&self, shape: &[&str], f: impl FnOnce(&[&Compiled]) -> R) -> R {
+    /// As [`explains`], with the shape's hash kept by the caller as it walks down.
+    pub fn explains_hashed(&self, hash: &ShapeHash, shape: &[&str], value: &Value) -> bool {
+        is_empty(value) || self.with_rows(hash, shape, |rows| rows.iter().any(|c| c.expect.matches(value)))
+    }
+
+    /// As [`explains_subtree`], with the shape's hash kept by the caller as it walks down.
+    pub fn explains_subtree_hashed(&self, hash: &ShapeHash, shape: &[&str]) -> bool {
+        self.with_rows(hash, shape, |rows| rows.iter().any(|c| matches!(c.expect, Expect::Any)))
+    }
+
+    fn with_rows<R>(&self, hash: &ShapeHash, shape: &[&str], f: impl FnOnce(&[&Compiled]) -> R) -> R {
         let Some(last) = shape.last() else { return f(&[]) };
-        let mut h = FxHasher::default();
-        for step in shape {
-            h.write(step.as_bytes());
-            h.write_u8(0xff);
-        }
-        let hash = h.finish();
+        let hash = hash.0.finish();
         let same = |k: &[Box<str>]| k.len() == shape.len() && k.iter().zip(shape).all(|(a, b)| **a == **b);
         if let Some((_, rows)) = self.memo.borrow().get(&hash).and_then(|b| b.iter().find(|(k, _)| same(k))) {
             return f(rows);

@@ -157,8 +157,8 @@ impl Entry<'_> {
             }
             let next = match seg {
                 Seg::Field(k) => {
-                    let child = node.children.iter().find(|(s, _)| matches!(s, Step::Field(f) if f == k));
-                    value = value.and_then(|v| v.get(k));
+                    let child = node.children.iter().find(|(s, _)| matches!(s, Step::Field(f) if **f == **k));
+                    value = value.and_then(|v| v.get(&**k));
                     child
                 }
                 Seg::Item { live: idx, .. } => {

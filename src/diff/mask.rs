@@ -14,7 +14,7 @@ pub const MASK_DESIRED: &str = "<secret: desired value>";
 
 /// True when `path` lies under a Secret's `data` or `stringData`.
 fn is_secret_value(path: &[Seg]) -> bool {
-    matches!(path.first(), Some(Seg::Field(f)) if f == "data" || f == "stringData")
+    matches!(path.first(), Some(Seg::Field(f)) if &**f == "data" || &**f == "stringData")
 }
 
 /// Masks every value below a Secret's data map, keeping its keys.

@@ -101,7 +101,7 @@ fn field<'v>(item: &'v Value, name: &str) -> Option<&'v Value> {
 /// A readable label for a keyed item: `name=web`, or `port=53,protocol=UDP` when a
 /// defaulted key field differs from its default.
 pub fn label(key: &[KeyField], values: &[Cow<'_, Value>]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(32);
     for (f, v) in key.iter().zip(values) {
         if f.default.is_some_and(|d| v.as_str() == Some(d)) {
             continue;

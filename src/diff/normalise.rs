@@ -66,8 +66,8 @@ fn clone_without_managed_fields(obj: &Value) -> Value {
 /// bookkeeping annotations. The comparison skips these in place instead of copying the object.
 pub fn is_dropped(path: &FieldPath, key: &str) -> bool {
     match path.0.as_slice() {
-        [Seg::Field(m)] if m == "metadata" => SERVER_METADATA.contains(&key),
-        [Seg::Field(m), Seg::Field(a)] if m == "metadata" && a == "annotations" => {
+        [Seg::Field(m)] if &**m == "metadata" => SERVER_METADATA.contains(&key),
+        [Seg::Field(m), Seg::Field(a)] if &**m == "metadata" && &**a == "annotations" => {
             BOOKKEEPING_ANNOTATIONS.contains(&key)
         }
         _ => false,

@@ -42,7 +42,7 @@ fn add_tokens(d: &Difference) -> Option<Vec<String>> {
     let (last, parents) = d.path.0.split_last()?;
     let mut tokens = crate::diff::path::FieldPath(parents.to_vec()).tokens(Side::Live)?;
     match last {
-        Seg::Field(k) => tokens.push(k.clone()),
+        Seg::Field(k) => tokens.push(k.to_string()),
         Seg::Item { live: Some(i), .. } => tokens.push(i.to_string()),
         Seg::Item { live: None, .. } => tokens.push("-".into()),
     }

@@ -4,16 +4,18 @@
 //! segment keeps both indices; pointers for either side and a readable form derive from it.
 
 use std::fmt;
+use std::sync::Arc;
 
-/// One step of a path.
+/// One step of a path. Its text is shared, not copied: a difference keeps the path it was
+/// found at, and a review may hold 30,000 differences eight steps deep.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Seg {
     /// A map key.
-    Field(String),
+    Field(Arc<str>),
     /// A list item, with its index on each side where it exists there.
     Item {
         /// The label people read: `name=web` for keyed items, the index for positional ones.
-        label: String,
+        label: Arc<str>,
         /// Index in the live list.
         live: Option<usize>,
         /// Index in the desired list.
@@ -39,7 +41,7 @@ impl FieldPath {
     #[must_use]
     pub fn field(&self, key: &str) -> Self {
         let mut v = self.0.clone();
-        v.push(Seg::Field(key.to_owned()));
+        v.push(Seg::Field(key.into()));
         Self(v)
     }
 
@@ -47,18 +49,18 @@ impl FieldPath {
     #[must_use]
     pub fn item(&self, label: String, live: Option<usize>, desired: Option<usize>) -> Self {
         let mut v = self.0.clone();
-        v.push(Seg::Item { label, live, desired });
+        v.push(Seg::Item { label: label.into(), live, desired });
         Self(v)
     }
 
     /// Descends into a map key (the path used as a stack).
     pub fn push_field(&mut self, key: &str) {
-        self.0.push(Seg::Field(key.to_owned()));
+        self.0.push(Seg::Field(key.into()));
     }
 
     /// Descends into a list item (the path used as a stack).
     pub fn push_item(&mut self, label: String, live: Option<usize>, desired: Option<usize>) {
-        self.0.push(Seg::Item { label, live, desired });
+        self.0.push(Seg::Item { label: label.into(), live, desired });
     }
 
     /// Climbs back up one step.
@@ -80,7 +82,7 @@ impl FieldPath {
         self.0
             .iter()
             .map(|s| match s {
-                Seg::Field(k) => Some(k.clone()),
+                Seg::Field(k) => Some(k.to_string()),
                 Seg::Item { live, desired, .. } => {
                     let idx = match side {
                         Side::Live => *live,
@@ -117,7 +119,7 @@ impl FieldPath {
         self.0
             .iter()
             .map(|s| match s {
-                Seg::Field(k) => k.as_str(),
+                Seg::Field(k) => k,
                 Seg::Item { .. } => "[]",
             })
             .collect()
@@ -133,7 +135,7 @@ impl FieldPath {
         let mut buf = [""; MAX];
         for (slot, s) in buf.iter_mut().zip(&self.0) {
             *slot = match s {
-                Seg::Field(k) => k.as_str(),
+                Seg::Field(k) => k,
                 Seg::Item { .. } => "[]",
             };
         }
@@ -161,7 +163,7 @@ pub fn pointer_of(tokens: &[String]) -> String {
 /// written as RFC 6901 writes array indices (decimal, no sign, no leading zero).
 fn seg_is(seg: &Seg, side: Side, token: &str) -> bool {
     match seg {
-        Seg::Field(k) => k == token,
+        Seg::Field(k) => **k == *token,
         Seg::Item { live, desired, .. } => {
             let index = match side {
                 Side::Live => *live,

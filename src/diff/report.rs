@@ -204,7 +204,7 @@ pub fn diff_resource_since(
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
     let (d, l) = (d.as_ref(), l.as_ref());
-    let (mut kept, suppressed, rule_errors) = partition(key, d, l, &managed, settings, baseline);
+    let (mut kept, suppressed, rule_errors) = partition(key, d, l, &managed, settings, baseline, true);
     let status = if kept.is_empty() { Status::Synced } else { Status::OutOfSync };
     let cause = overall_cause(kept.iter().map(|d| d.cause));
     let (mut live_view, mut desired_view) = (None, None);
@@ -271,7 +271,8 @@ pub fn overall_cause(causes: impl IntoIterator<Item = Cause>) -> Option<Cause> {
     out
 }
 
-/// The differences that remain after the ignore rules, and those the rules suppressed.
+/// The differences that remain after the ignore rules, and those the rules suppressed; without
+/// their values unless `values` (or a rule needs them).
 fn partition(
     key: &ResourceKey,
     d: &Value,
@@ -279,15 +280,10 @@ fn partition(
     managed: &ManagedFields<'_>,
     settings: Settings<'_>,
     baseline: Option<&Value>,
+    values: bool,
 ) -> (Vec<Difference>, Vec<Suppressed>, Vec<String>) {
-    let mut ctx = Context {
-        kind: &key.kind,
-        group: &key.group,
-        managed,
-        reconcilers: settings.reconcilers,
-        baseline,
-        values: true,
-    };
+    let mut ctx =
+        Context { kind: &key.kind, group: &key.group, managed, reconcilers: settings.reconcilers, baseline, values };
     let mut all = compare::compare(d, l, &ctx);
     // what is absent has no owner: only what the reconciler last applied can tell a field Git
     // added (pending sync) from one removed by hand (drift)
@@ -304,6 +300,12 @@ fn partition(
     let mut failures = Vec::new();
     if !all.is_empty() {
         let applicable = Applicable::new(settings.rules, key, d, l);
+        // found without their values (the caller wants only where): a rule that names part of a
+        // difference splits it by its value, so then they are found again with values
+        if !values && all.iter().any(|x| applicable.addresses_below(x)) {
+            ctx.values = true;
+            all = compare::compare(d, l, &ctx);
+        }
         failures = applicable.failures().to_vec();
         let mut queue = all;
         while let Some(diff) = queue.pop() {
@@ -348,7 +350,7 @@ pub fn drift_differences(key: &ResourceKey, desired: &Value, live: &Value, setti
     let managed = ManagedFields::of(live);
     let d = copy_if_needed(desired);
     let l = copy_if_needed(live);
-    partition(key, d.as_ref(), l.as_ref(), &managed, settings, None).0
+    partition(key, d.as_ref(), l.as_ref(), &managed, settings, None, false).0
 }
 
 /// The distinct actors of the drift among a set of differences, in first-seen order: who
@@ -567,7 +569,7 @@ fn insert(view: &mut Value, path: &[Seg], value: Value) {
                 let Some(map) = cur.as_object_mut() else {
                     return;
                 };
-                map.entry(k.clone())
+                map.entry(k.to_string())
                     .or_insert_with(|| if list_next { Value::Array(Vec::new()) } else { Value::Object(Map::new()) })
             }
             Seg::Item { desired: Some(i), .. } => match cur.get_mut(*i) {
@@ -579,7 +581,7 @@ fn insert(view: &mut Value, path: &[Seg], value: Value) {
     }
     match (last, cur) {
         (Seg::Field(k), Value::Object(map)) => {
-            map.insert(k.clone(), value);
+            map.insert(k.to_string(), value);
         }
         (Seg::Item { .. }, Value::Array(items)) => items.push(value),
         _ => {}
