@@ -116,6 +116,8 @@ pub fn compare(desired: &Value, live: &Value, ctx: &Context<'_>) -> Vec<Differen
         ctx,
         values: ctx.values || ctx.baseline.is_some() || !ctx.managed.is_empty(),
         defaults: defaults::Lookup::new(ctx.group, ctx.kind),
+        hashes: Vec::with_capacity(16),
+        root_hash: defaults::ShapeHash::default(),
         live_root: live,
         desired_root: desired,
         attribute: if ctx.managed.is_empty() {
@@ -145,6 +147,9 @@ struct Walker<'a, 'c> {
     ctx: &'a Context<'c>,
     values: bool,
     defaults: defaults::Lookup<'a>,
+    /// The hash of each prefix of `path`'s shape, kept as `path` is pushed and popped.
+    hashes: Vec<defaults::ShapeHash>,
+    root_hash: defaults::ShapeHash,
     live_root: &'a Value,
     desired_root: &'a Value,
     attribute: Attribution,
@@ -160,6 +165,31 @@ enum Outcome {
 }
 
 impl Walker<'_, '_> {
+    /// Descends into a map key: the path and its shape's hash.
+    fn enter_field(&mut self, key: &str) {
+        let hash = self.shape_hash().with(key);
+        self.hashes.push(hash);
+        self.path.push_field(key);
+    }
+
+    /// Descends into a list item.
+    fn enter_item(&mut self, label: String, live: Option<usize>, desired: Option<usize>) {
+        let hash = self.shape_hash().with("[]");
+        self.hashes.push(hash);
+        self.path.push_item(label, live, desired);
+    }
+
+    fn leave(&mut self) {
+        self.hashes.pop();
+        self.path.pop();
+    }
+
+    /// The hash of the path's shape, for the defaults table.
+    fn shape_hash(&self) -> &defaults::ShapeHash {
+        // the root's is the first, and is never popped
+        self.hashes.last().unwrap_or(&self.root_hash)
+    }
+
     /// A value for a difference: a copy, or null when the caller asked for paths only.
     fn kept(&self, v: &Value) -> Value {
         if self.values { v.clone() } else { Value::Null }
@@ -194,18 +224,18 @@ impl Walker<'_, '_> {
                         {
                             continue;
                         }
-                        self.path.push_field(k);
+                        self.enter_field(k);
                         self.declared(dv, lookup(lm, k), false);
-                        self.path.pop();
+                        self.leave();
                     }
                     for (k, lv) in lm {
                         if lookup(dm, k).is_none()
                             && !normalise::is_dropped(&self.path, k)
                             && !is_key_part(&self.path, k)
                         {
-                            self.path.push_field(k);
+                            self.enter_field(k);
                             self.undeclared_root(lv);
-                            self.path.pop();
+                            self.leave();
                         }
                     }
                 }
@@ -250,13 +280,17 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn list(&mut self, da: &[Value], la: &[Value]) {
+    fn list<'v>(&mut self, da: &'v [Value], la: &'v [Value]) {
         let key = merge_keys::merge_key_at(&self.path);
-        let keyed = key.and_then(|k| {
-            let dk: Option<Vec<_>> = da.iter().map(|i| merge_keys::item_key(i, k)).collect();
-            let lk: Option<Vec<_>> = la.iter().map(|i| merge_keys::item_key(i, k)).collect();
-            Some((k, dk?, lk?))
-        });
+        // sized up front: collecting into an Option grows the list from nothing
+        let keys = |items: &'v [Value], k: &[merge_keys::KeyField]| {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                out.push(merge_keys::item_key(i, k)?);
+            }
+            Some(out)
+        };
+        let keyed = key.and_then(|k| Some((k, keys(da, k)?, keys(la, k)?)));
         let Some((key, dkeys, lkeys)) = keyed else {
             self.positional(da, la);
             return;
@@ -271,7 +305,7 @@ impl Walker<'_, '_> {
             }
             index
         });
-        let find = |dkey: &Vec<Cow<'_, Value>>| {
+        let find = |dkey: &merge_keys::ItemKey<'_>| {
             let first = || lkeys.iter().position(|lk| lk == dkey);
             match &index {
                 // the item with that hash, or (two keys with one hash) the first with that key
@@ -287,19 +321,19 @@ impl Walker<'_, '_> {
             let label = merge_keys::label(key, dkey);
             if let Some(i) = find(dkey) {
                 matched[i] = true;
-                self.path.push_item(label, Some(i), Some(j));
+                self.enter_item(label, Some(i), Some(j));
                 self.declared(ditem, Some(&la[i]), false);
             } else {
-                self.path.push_item(label, None, Some(j));
+                self.enter_item(label, None, Some(j));
                 self.push(Change::Missing { desired: self.kept(ditem) });
             }
-            self.path.pop();
+            self.leave();
         }
         for (i, litem) in la.iter().enumerate() {
             if !matched[i] {
-                self.path.push_item(merge_keys::label(key, &lkeys[i]), Some(i), None);
+                self.enter_item(merge_keys::label(key, &lkeys[i]), Some(i), None);
                 self.extra_item(litem);
-                self.path.pop();
+                self.leave();
             }
         }
     }
@@ -309,9 +343,9 @@ impl Walker<'_, '_> {
     fn positional(&mut self, da: &[Value], la: &[Value]) {
         if da.len() == la.len() {
             for (i, (ditem, litem)) in da.iter().zip(la).enumerate() {
-                self.path.push_item(i.to_string(), Some(i), Some(i));
+                self.enter_item(i.to_string(), Some(i), Some(i));
                 self.declared(ditem, Some(litem), false);
-                self.path.pop();
+                self.leave();
             }
         } else {
             self.push(Change::Changed { live: self.kept_list(la), desired: self.kept_list(da) });
@@ -355,15 +389,19 @@ impl Walker<'_, '_> {
             Seg::Field(k) => &**k,
             Seg::Item { .. } => "[]",
         }));
-        let hash = defaults::ShapeHash::of(&shape);
+        let hash = self.shape_hash().clone();
         self.explained_at(&mut shape, &hash, v)
     }
 
     fn explained_at<'s>(&'s self, shape: &mut Vec<&'s str>, hash: &defaults::ShapeHash, v: &'s Value) -> bool {
-        if defaults::is_empty(v)
-            || self.defaults.explains_subtree_hashed(hash, shape)
-            || self.runtime_class_scheduling(shape)
-        {
+        if defaults::is_empty(v) || self.runtime_class_scheduling(shape) {
+            return true;
+        }
+        // a leaf's one question covers the subtree rows too (a row for any value explains it)
+        if !matches!(v, Value::Object(_) | Value::Array(_)) {
+            return self.defaults.explains_hashed(hash, shape, v);
+        }
+        if self.defaults.explains_subtree_hashed(hash, shape) {
             return true;
         }
         let child = |shape: &mut Vec<&'s str>, step: &'s str, cv: &'s Value| {
@@ -375,7 +413,7 @@ impl Walker<'_, '_> {
         match v {
             Value::Object(m) => m.iter().all(|(k, cv)| child(shape, k, cv)),
             Value::Array(a) => a.iter().all(|cv| child(shape, "[]", cv)),
-            _ => self.defaults.explains_hashed(hash, shape, v),
+            _ => false,
         }
     }
 
@@ -407,11 +445,9 @@ impl Walker<'_, '_> {
     }
 
     fn explained_subtree(&self) -> bool {
-        self.path.with_shape(|s| self.explained_subtree_at(s))
-    }
-
-    fn explained_subtree_at(&self, shape: &[&str]) -> bool {
-        self.defaults.explains_subtree(shape) || self.runtime_class_scheduling(shape)
+        self.path.with_shape(|s| {
+            self.defaults.explains_subtree_hashed(self.shape_hash(), s) || self.runtime_class_scheduling(s)
+        })
     }
 
     /// The RuntimeClass admission plugin copies its class's `scheduling` (a nodeSelector and
@@ -441,13 +477,15 @@ impl Walker<'_, '_> {
 
     /// Judges each child of an undeclared map or list; the subtree is `All` when every child is
     /// wholly added for the same cause, unless `each` asks for the children one by one.
-    fn children(&mut self, lv: &Value, each: bool) -> Option<Outcome> {
+    fn children<'v>(&mut self, lv: &'v Value, each: bool) -> Option<Outcome> {
         let mut common: Option<Option<Cause>> = None;
         let mut all = true;
         let mut any = false;
-        let mut whole = Vec::new();
+        // children wholly added: their step, value and cause. Differences are made of them only
+        // when the subtree is not reported whole, which is the common case
+        let mut whole: Vec<(Seg, &'v Value, Cause)> = Vec::new();
         let mut parts = Vec::new();
-        let mut child = |w: &mut Self, cv: &Value| match w.undeclared(cv) {
+        let mut child = |w: &mut Self, cv: &'v Value| match w.undeclared(cv) {
             Outcome::All(cause) => {
                 any = true;
                 match common {
@@ -455,7 +493,9 @@ impl Walker<'_, '_> {
                     Some(Some(c)) if c != cause => common = Some(None),
                     _ => {}
                 }
-                whole.push(Difference { path: w.path.clone(), change: Change::Added { live: w.kept(cv) }, cause });
+                if let Some(step) = w.path.0.last() {
+                    whole.push((step.clone(), cv, cause));
+                }
             }
             Outcome::None => all = false,
             Outcome::Some(d) => {
@@ -470,9 +510,9 @@ impl Walker<'_, '_> {
                     if normalise::is_dropped(&self.path, k) {
                         continue;
                     }
-                    self.path.push_field(k);
+                    self.enter_field(k);
                     child(self, v);
-                    self.path.pop();
+                    self.leave();
                 }
             }
             Value::Array(a) => {
@@ -481,9 +521,9 @@ impl Walker<'_, '_> {
                     let label = key
                         .and_then(|k| merge_keys::item_key(v, k).map(|vals| merge_keys::label(k, &vals)))
                         .unwrap_or_else(|| i.to_string());
-                    self.path.push_item(label, Some(i), None);
+                    self.enter_item(label, Some(i), None);
                     child(self, v);
-                    self.path.pop();
+                    self.leave();
                 }
             }
             _ => return None,
@@ -491,8 +531,16 @@ impl Walker<'_, '_> {
         Some(match (all && any && !each, common) {
             (true, Some(Some(cause))) => Outcome::All(cause),
             _ if any => {
-                whole.extend(parts);
-                Outcome::Some(whole)
+                let mut out: Vec<Difference> = whole
+                    .into_iter()
+                    .map(|(step, cv, cause)| {
+                        let mut path = self.path.clone();
+                        path.0.push(step);
+                        Difference { path, change: Change::Added { live: self.kept(cv) }, cause }
+                    })
+                    .collect();
+                out.extend(parts);
+                Outcome::Some(out)
             }
             _ => Outcome::None,
         })
@@ -502,7 +550,7 @@ impl Walker<'_, '_> {
     /// non-reconciler (drift) or only by a reconciler (pending sync: Git dropped it and the
     /// reconciler's next apply removes it).
     fn leaf_cause(&self, lv: &Value) -> Option<Cause> {
-        if self.path.with_shape(|s| self.defaults.explains(s, lv)) {
+        if self.path.with_shape(|s| self.defaults.explains_hashed(self.shape_hash(), s, lv)) {
             return None;
         }
         match self.attribute {

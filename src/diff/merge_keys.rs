@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use super::path::FieldPath;
 
@@ -78,9 +79,12 @@ fn merge_key_of(last: &str, parent_is_item: bool) -> Option<&'static [KeyField]>
     })
 }
 
+/// The values of an item's merge key fields: one or two, held inline.
+pub type ItemKey<'v> = SmallVec<[Cow<'v, Value>; 2]>;
+
 /// The identity of a list item under a merge key; `None` when the item lacks a key field.
 /// Borrowed from the item: the diff asks it of every item of every keyed list.
-pub fn item_key<'v>(item: &'v Value, key: &[KeyField]) -> Option<Vec<Cow<'v, Value>>> {
+pub fn item_key<'v>(item: &'v Value, key: &[KeyField]) -> Option<ItemKey<'v>> {
     key.iter()
         .map(|f| match field(item, f.name) {
             // an empty string is the zero value the server defaults, like absence
@@ -111,11 +115,14 @@ pub fn label(key: &[KeyField], values: &[Cow<'_, Value>]) -> String {
         }
         out.push_str(f.name);
         out.push('=');
-        match v.as_ref() {
-            Value::String(s) => out.push_str(s),
-            other => {
-                let _ = write!(out, "{other}");
-            }
+        let v = v.as_ref();
+        if let Some(s) = v.as_str() {
+            out.push_str(s);
+        } else if let Some(n) = v.as_u64() {
+            // ports are numbers: written without the formatting machinery, once per list item
+            out.push_str(itoa::Buffer::new().format(n));
+        } else {
+            let _ = write!(out, "{v}");
         }
     }
     out

@@ -405,7 +405,8 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], trail: &mut Vec<String>,
             added.push(strip(item));
             continue;
         };
-        let found = target.iter().position(|t| crate::diff::merge_keys::item_key(t, key).as_ref() == Some(&k));
+        let found =
+            target.iter().position(|t| crate::diff::merge_keys::item_key(t, key).is_some_and(|tk| tk[..] == k[..]));
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (found, delete) {
             (Some(i), true) => {
